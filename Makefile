@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh Debian machine with Python 3.11:
+#   make demo   installs everything, then runs the demo on the shipped sample
+#   make test   installs everything, then runs the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rigidpose-installed
+
+.PHONY: setup demo test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install-system-deps.sh
+	PYTHON=$(PYTHON) bash scripts/install-system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python demos/box_photo_pose.py --out out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check rigidpose tests demos
+	$(BIN)/ruff format --check rigidpose tests demos
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .ruff_cache *.egg-info

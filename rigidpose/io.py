@@ -1,0 +1,374 @@
+"""Frame sources (video, image, folder, webcam) and pose output as JSON Lines.
+
+``FrameSource`` is one iterator over any source; every frame it yields is BGR uint8 (grayscale,
+BGRA and 16-bit images are converted). A corrupt or truncated video yields the frames it can and
+stops with a logged warning.
+
+Pose JSON Lines hold one line per frame::
+
+    {"frame": 0, "timestamp_ms": 0.0, "objects": [{"name": "box", "state": "tracking",
+     "T_cam_obj": [[...4 rows...]] or null, "inliers": 57, "reproj_error_px": 0.8, "confidence": 0.93}]}
+
+``T_cam_obj`` is the 4x4 matrix in metres mapping object points into the camera frame (OpenCV
+axes); ``reproj_error_px`` is null when there is no pose.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import cv2
+import numpy as np
+
+from ._validate import check_choice
+from .errors import FileFormatError, InvalidInputError, SourceError
+from .geometry import Pose
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "STATES",
+    "Frame",
+    "FramePoses",
+    "FrameSource",
+    "ObjectPose",
+    "PoseWriter",
+    "as_bgr8",
+    "read_poses",
+]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+STATES = ("searching", "tracking", "lost")
+"""Per-object tracker states: looking for it, following it, just lost it."""
+
+
+def as_bgr8(image: np.ndarray, name: str = "frame") -> np.ndarray:
+    """An image as (H, W, 3) uint8 BGR: gray (H, W) or (H, W, 1), BGRA and 16-bit are converted.
+
+    16-bit images are scaled by 255/65535; float images are taken as [0, 1].
+    """
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
+        raise InvalidInputError(
+            f"{name}: expected an (H, W) or (H, W, 3) image, got {getattr(image, 'shape', type(image).__name__)}"
+        )
+    if image.dtype == np.uint16:
+        image = (image.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):
+        image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise InvalidInputError(f"{name}: expected uint8, uint16 or float pixels, got {image.dtype}")
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.shape[2] != 3:
+        raise InvalidInputError(f"{name}: expected 1, 3 or 4 channels, got {image.shape[2]}")
+    return np.ascontiguousarray(image)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a source.
+
+    Attributes:
+        index: 0-based position in the source, in reading order.
+        timestamp_ms: milliseconds since the first frame (from the video's frame rate, the
+            ``fps`` given for images, or the clock for a webcam).
+        image: (H, W, 3) uint8 BGR.
+    """
+
+    index: int
+    timestamp_ms: float
+    image: np.ndarray
+
+
+def _natural_key(path: Path) -> list[Any]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+class FrameSource:
+    """Frames from a video file, a single image, a folder of images or a webcam.
+
+    ``FrameSource("clip.mp4")``, ``FrameSource("photo.jpg")``, ``FrameSource("frames/")`` (images
+    sorted by name, numbers in natural order: 2 before 10), ``FrameSource(0)`` or
+    ``FrameSource("0")`` (webcam index). Iterate it for ``Frame`` objects; use it as a context
+    manager (or call ``close``) to release a video or camera.
+
+    Args:
+        source: the path or webcam index.
+        fps: frame rate for image timestamps (images and folders carry no time); default 30.
+        width, height: resolution to request from a webcam (it may give another).
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | int,
+        *,
+        fps: float = 30.0,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> None:
+        self.source = source
+        self._capture: cv2.VideoCapture | None = None
+        self._paths: list[Path] = []
+        self.fps: float | None = float(fps)
+        self.frame_count: int | None = None
+        """Number of frames, when known beforehand (None for a webcam)."""
+
+        text = str(source)
+        if isinstance(source, (int, np.integer)) or (isinstance(source, str) and text.isdigit()):
+            self.kind = "webcam"
+            self._open_webcam(int(text), width, height)
+            return
+        path = Path(source)
+        if path.is_dir():
+            self.kind = "folder"
+            self._paths = sorted(
+                (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+                key=_natural_key,
+            )
+            if not self._paths:
+                raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            self.frame_count = len(self._paths)
+        elif not path.is_file():
+            raise SourceError(f"{path}: no such file, folder or webcam index")
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            self.kind = "image"
+            self._paths = [path]
+            self.frame_count = 1
+        else:
+            self.kind = "video"
+            self._open_video(path)
+
+    def _open_video(self, path: Path) -> None:
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"{path}: cannot open as a video (unknown format or corrupt file)")
+        self._capture = capture
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if math.isfinite(fps) and fps > 0 else 30.0
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = count if count > 0 else None
+
+    def _open_webcam(self, index: int, width: int | None, height: int | None) -> None:
+        capture = cv2.VideoCapture(index)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"webcam {index}: cannot open (is a camera connected, and free?)")
+        if width:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        if height:
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self._capture = capture
+        self.fps = None
+
+    def __len__(self) -> int:
+        if self.frame_count is None:
+            raise TypeError(f"{self.kind} source has no known length")
+        return self.frame_count
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self.kind in ("image", "folder"):
+            yield from self._iter_images()
+        else:
+            yield from self._iter_capture()
+
+    def _iter_images(self) -> Iterator[Frame]:
+        assert self.fps is not None
+        index = 0
+        for path in self._paths:
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                if self.kind == "image":
+                    raise SourceError(f"{path}: cannot decode image")
+                logger.warning("%s: cannot decode image, skipped", path)
+                continue
+            yield Frame(index, index * 1000.0 / self.fps, as_bgr8(image, str(path)))
+            index += 1
+
+    def _iter_capture(self) -> Iterator[Frame]:
+        capture = self._capture
+        if capture is None:
+            raise SourceError(f"{self.source}: source is closed")
+        start = time.monotonic()
+        index = 0
+        while True:
+            try:
+                ok, image = capture.read()
+            except cv2.error as exc:
+                logger.warning("%s: stopped after %d frames: %s", self.source, index, str(exc).strip())
+                break
+            if not ok or image is None:
+                if self.kind == "webcam":
+                    logger.warning("webcam %s: stopped delivering frames after %d", self.source, index)
+                elif self.frame_count is not None and index < self.frame_count - 1:
+                    # Container frame counts are often one high; a larger gap is a real loss.
+                    logger.warning(
+                        "%s: video ended after %d of %d frames (truncated or corrupt)",
+                        self.source, index, self.frame_count,
+                    )
+                break
+            if self.kind == "webcam":
+                timestamp_ms = (time.monotonic() - start) * 1000.0
+            else:
+                timestamp_ms = index * 1000.0 / (self.fps or 30.0)
+            yield Frame(index, timestamp_ms, as_bgr8(image, f"{self.source} frame {index}"))
+            index += 1
+
+    def close(self) -> None:
+        """Release the video file or camera; safe to call twice."""
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        count = "?" if self.frame_count is None else self.frame_count
+        return f"FrameSource({self.kind}: {self.source}, {count} frames, fps={self.fps})"
+
+
+# -- pose JSON Lines ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ObjectPose:
+    """One object's result in one frame.
+
+    Attributes:
+        name: the target's name.
+        state: one of ``STATES``.
+        T_cam_obj: object frame -> camera frame (metres), or None when there is no pose.
+        inliers: number of 2D-3D matches that support the pose.
+        reproj_error_px: RMS reprojection error of the inliers, pixels; None without a pose.
+        confidence: in [0, 1].
+    """
+
+    name: str
+    state: str
+    T_cam_obj: Pose | None = None
+    inliers: int = 0
+    reproj_error_px: float | None = None
+    confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice(self.state, "state", STATES)
+        if self.T_cam_obj is not None and not isinstance(self.T_cam_obj, Pose):
+            raise InvalidInputError(f"T_cam_obj: expected Pose or None, got {type(self.T_cam_obj).__name__}")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise InvalidInputError(f"confidence: expected a value in [0, 1], got {self.confidence!r}")
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object of this result (plain lists and numbers)."""
+        error = self.reproj_error_px
+        return {
+            "name": self.name,
+            "state": self.state,
+            "T_cam_obj": None if self.T_cam_obj is None else self.T_cam_obj.as_matrix().tolist(),
+            "inliers": int(self.inliers),
+            "reproj_error_px": None if error is None or not math.isfinite(error) else float(error),
+            "confidence": float(self.confidence),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ObjectPose:
+        matrix = data.get("T_cam_obj")
+        return cls(
+            name=str(data["name"]),
+            state=str(data["state"]),
+            T_cam_obj=None if matrix is None else Pose.from_matrix(np.asarray(matrix, dtype=np.float64), orthonormalize=True),
+            inliers=int(data.get("inliers", 0)),
+            reproj_error_px=None if data.get("reproj_error_px") is None else float(data["reproj_error_px"]),
+            confidence=float(data.get("confidence", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class FramePoses:
+    """Every object's result in one frame: one line of a pose JSONL file."""
+
+    frame: int
+    timestamp_ms: float
+    objects: tuple[ObjectPose, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "frame": int(self.frame),
+            "timestamp_ms": round(float(self.timestamp_ms), 3),
+            "objects": [o.as_json() for o in self.objects],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FramePoses:
+        return cls(
+            frame=int(data["frame"]),
+            timestamp_ms=float(data["timestamp_ms"]),
+            objects=tuple(ObjectPose.from_json(o) for o in data["objects"]),
+        )
+
+
+class PoseWriter:
+    """Writes pose JSON Lines to a file (or ``"-"`` for standard output), one flushed line per frame.
+
+    Each line is complete when written, so a reader (``tail -f``, a robot) never sees half a line.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self._stream: IO[str]
+        if self.path == "-":
+            self._stream, self._owned = sys.stdout, False
+        else:
+            try:
+                self._stream, self._owned = open(self.path, "w", encoding="utf-8"), True
+            except OSError as exc:
+                raise SourceError(f"{self.path}: cannot write poses ({exc.strerror})") from None
+        self.lines_written = 0
+
+    def write(self, poses: FramePoses) -> None:
+        self._stream.write(json.dumps(poses.as_json(), separators=(",", ":")) + "\n")
+        self._stream.flush()
+        self.lines_written += 1
+
+    def close(self) -> None:
+        if self._owned and not self._stream.closed:
+            self._stream.close()
+
+    def __enter__(self) -> PoseWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def read_poses(path: str | os.PathLike[str]) -> list[FramePoses]:
+    """Read a pose JSON Lines file; a bad line raises ``FileFormatError`` with its line number."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such pose file")
+    records: list[FramePoses] = []
+    with open(path, encoding="utf-8") as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(FramePoses.from_json(json.loads(line)))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                reason = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+                raise FileFormatError(f"{path}:{number}: not a pose line ({reason})") from None
+    return records
+
