@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/python demos/box_photo_pose.py --out out/demo
 
 test: $(STAMP)
+	$(BIN)/ruff check rigidpose tests demos
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

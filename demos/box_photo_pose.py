@@ -33,8 +33,9 @@ def solve_from_clicks(camera: rp.Camera, points_obj: np.ndarray, pixels: np.ndar
     return rp.Pose.from_rvec_tvec(rvec, tvec)
 
 
-def draw_pose(image: np.ndarray, camera: rp.Camera, target: rp.Target, T_cam_obj: rp.Pose,
-              clicked_px: np.ndarray) -> np.ndarray:
+def draw_pose(
+    image: np.ndarray, camera: rp.Camera, target: rp.Target, T_cam_obj: rp.Pose, clicked_px: np.ndarray
+) -> np.ndarray:
     """The photo with the mesh's outline edges, the object axes and the clicked corners."""
     out = image.copy()
     mesh = target.mesh
@@ -48,10 +49,18 @@ def draw_pose(image: np.ndarray, camera: rp.Camera, target: rp.Target, T_cam_obj
     for a, b in edges:
         pa, pb = pixels[a], pixels[b]
         if np.all(np.isfinite([pa, pb])):
-            cv2.line(out, tuple(np.round(pa).astype(int)), tuple(np.round(pb).astype(int)),
-                     (80, 255, 80), 2, cv2.LINE_AA)
+            cv2.line(
+                out,
+                tuple(np.round(pa).astype(int)),
+                tuple(np.round(pb).astype(int)),
+                (80, 255, 80),
+                2,
+                cv2.LINE_AA,
+            )
     axis_m = 0.1
-    axes = camera.project(T_cam_obj.apply(np.array([[0, 0, 0], [axis_m, 0, 0], [0, axis_m, 0], [0, 0, axis_m]])))
+    axes = camera.project(
+        T_cam_obj.apply(np.array([[0, 0, 0], [axis_m, 0, 0], [0, axis_m, 0], [0, 0, axis_m]]))
+    )
     origin = tuple(np.round(axes[0]).astype(int))
     for tip, colour in zip(axes[1:], [(0, 0, 255), (0, 255, 0), (255, 0, 0)]):  # x red, y green, z blue
         cv2.arrowedLine(out, origin, tuple(np.round(tip).astype(int)), colour, 3, cv2.LINE_AA, tipLength=0.15)
@@ -60,13 +69,23 @@ def draw_pose(image: np.ndarray, camera: rp.Camera, target: rp.Target, T_cam_obj
     return out
 
 
-def contact_sheet(source: rp.FrameSource, columns: int = 4, rows: int = 2, width: int = 320) -> tuple[np.ndarray, int, float]:
+def contact_sheet(
+    source: rp.FrameSource, columns: int = 4, rows: int = 2, width: int = 320
+) -> tuple[np.ndarray, int, float]:
     """A grid of evenly spaced frames, the number of frames read and the median ms to decode one."""
 
     def tile(frame: rp.Frame) -> np.ndarray:
         small = cv2.resize(frame.image, (width, width * frame.image.shape[0] // frame.image.shape[1]))
-        cv2.putText(small, f"#{frame.index}  {frame.timestamp_ms / 1000:.2f} s", (8, 22),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(
+            small,
+            f"#{frame.index}  {frame.timestamp_ms / 1000:.2f} s",
+            (8, 22),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6,
+            (255, 255, 255),
+            2,
+            cv2.LINE_AA,
+        )
         return small
 
     wanted = set(np.linspace(0, (source.frame_count or 1) - 1, columns * rows).round().astype(int).tolist())
@@ -82,7 +101,7 @@ def contact_sheet(source: rp.FrameSource, columns: int = 4, rows: int = 2, width
     if len(tiles) < len(wanted):  # container frame counts can be one high: show the last frame read
         tiles.append(tile(frame))
     tiles += [np.zeros_like(tiles[0])] * (columns * rows - len(tiles))
-    grid = np.vstack([np.hstack(tiles[r * columns:(r + 1) * columns]) for r in range(rows)])
+    grid = np.vstack([np.hstack(tiles[r * columns : (r + 1) * columns]) for r in range(rows)])
     return grid, len(times), float(np.median(times))
 
 
@@ -105,13 +124,16 @@ def main() -> None:
 
     photo = rp.FrameSource(DATA / "box_pose1.JPG")
     frame = next(iter(photo))
-    cv2.imwrite(str(args.out / "box_pose1_pose.png"), draw_pose(frame.image, camera, target, T_cam_obj, clicked_px))
+    cv2.imwrite(
+        str(args.out / "box_pose1_pose.png"), draw_pose(frame.image, camera, target, T_cam_obj, clicked_px)
+    )
 
     target.save(args.out / "box_target")
     reloaded = rp.Target.load(args.out / "box_target")
     with rp.PoseWriter(args.out / "box_pose1_poses.jsonl") as writer:
-        result = rp.ObjectPose("box", "tracking", T_cam_obj, inliers=len(points_obj),
-                               reproj_error_px=rms_px, confidence=1.0)
+        result = rp.ObjectPose(
+            "box", "tracking", T_cam_obj, inliers=len(points_obj), reproj_error_px=rms_px, confidence=1.0
+        )
         writer.write(rp.FramePoses(frame.index, frame.timestamp_ms, (result,)))
 
     with rp.FrameSource(DATA / "box.mp4") as video:

@@ -32,7 +32,7 @@ def as_array(
     the result is a private copy that cannot be written to.
     """
     try:
-        array = np.array(value, dtype=dtype, copy=readonly)
+        array = np.array(value, dtype=dtype, copy=True if readonly else None)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"{name}: expected a numeric array of shape {_shape_text(shape)}, got {type(value).__name__}"
@@ -40,9 +40,7 @@ def as_array(
     if array.ndim != len(shape) or any(
         isinstance(want, int) and got != want for got, want in zip(array.shape, shape)
     ):
-        raise InvalidInputError(
-            f"{name}: expected {_shape_text(shape)}, got {_shape_text(array.shape)}"
-        )
+        raise InvalidInputError(f"{name}: expected {_shape_text(shape)}, got {_shape_text(array.shape)}")
     if finite and np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
         raise InvalidInputError(f"{name}: expected finite values, got NaN or inf")
     array = np.ascontiguousarray(array)

@@ -65,13 +65,9 @@ class Camera:
     def __post_init__(self) -> None:
         K = as_array(self.K, "K", (3, 3), readonly=True)
         if K[0, 0] <= 0 or K[1, 1] <= 0:
-            raise InvalidInputError(
-                f"K: expected positive focal lengths, got fx={K[0, 0]:g}, fy={K[1, 1]:g}"
-            )
+            raise InvalidInputError(f"K: expected positive focal lengths, got fx={K[0, 0]:g}, fy={K[1, 1]:g}")
         if K[1, 0] != 0 or K[2, 0] != 0 or K[2, 1] != 0 or K[2, 2] != 1:
-            raise InvalidInputError(
-                f"K: expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got {K.tolist()}"
-            )
+            raise InvalidInputError(f"K: expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got {K.tolist()}")
         dist = as_array(np.ravel(self.dist_coeffs), "dist_coeffs", ("D",), readonly=True)
         if dist.size not in DIST_LENGTHS:
             raise InvalidInputError(
@@ -172,7 +168,11 @@ class Camera:
         if not self.has_distortion or len(points) == 0:
             return points.copy()
         undistorted = cv2.undistortPoints(
-            points.reshape(-1, 1, 2), self.K, self.dist_coeffs, None, self.K,
+            points.reshape(-1, 1, 2),
+            self.K,
+            self.dist_coeffs,
+            None,
+            self.K,
             criteria=_UNDISTORT_CRITERIA,
         )
         return undistorted.reshape(-1, 2).astype(np.float64)
@@ -248,7 +248,9 @@ class Camera:
         check_choice(format, "format", FORMATS)
         if format == "opencv":
             if suffix not in (".yaml", ".yml", ".xml"):
-                raise InvalidInputError(f"path: an OpenCV camera file ends in .yaml, .yml or .xml, got {path.name!r}")
+                raise InvalidInputError(
+                    f"path: an OpenCV camera file ends in .yaml, .yml or .xml, got {path.name!r}"
+                )
             with atomic_file(path) as tmp:
                 storage = cv2.FileStorage(str(tmp), cv2.FILE_STORAGE_WRITE)
                 storage.write("image_width", self.width)
@@ -370,14 +372,20 @@ def _fields_from_opencv(path: Path) -> dict[str, Any]:
         for key in ("camera_matrix", "image_width", "image_height"):
             if storage.getNode(key).empty():
                 raise FileFormatError(f"{path}: missing key {key!r}")
-        K = storage.getNode("camera_matrix").mat()
+        try:
+            K = storage.getNode("camera_matrix").mat()
+        except cv2.error:
+            K = None
         if K is None:
             raise FileFormatError(f"{path}: camera_matrix is not an opencv-matrix")
         fields["K"] = _matrix(K, path, "camera_matrix", (3, 3))
         fields["width"] = _size(storage.getNode("image_width").real(), path, "image_width")
         fields["height"] = _size(storage.getNode("image_height").real(), path, "image_height")
         node = storage.getNode("distortion_coefficients")
-        dist = None if node.empty() else node.mat()
+        try:
+            dist = None if node.empty() else node.mat()
+        except cv2.error:
+            raise FileFormatError(f"{path}: distortion_coefficients is not a valid opencv-matrix") from None
         fields["dist_coeffs"] = _dist(dist, path, "distortion_coefficients")
         return fields
     finally:

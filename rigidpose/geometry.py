@@ -21,6 +21,7 @@ Geometry is float64 throughout; arrays held by a ``Pose`` are read-only copies.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -44,6 +45,27 @@ def _check_rotation(rotation: np.ndarray, name: str) -> None:
         )
 
 
+def _rotation_log(rotation: np.ndarray) -> np.ndarray:
+    """Axis-angle vector (3,) of a rotation matrix, accurate near 0 and near pi radians
+    (``cv2.Rodrigues`` returns 0 below about 1e-5 rad)."""
+    r = rotation
+    sin_axis = 0.5 * np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])  # sin(a) n
+    sin_a = float(np.linalg.norm(sin_axis))
+    cos_a = 0.5 * (float(np.trace(r)) - 1.0)
+    angle = math.atan2(sin_a, cos_a)
+    if sin_a > 1e-6:
+        return sin_axis * (angle / sin_a)
+    if cos_a > 0:  # angle < 1e-6: sin(a) = a to within a^3 / 6
+        return sin_axis
+    # angle near pi: n n^T = (R + I) / 2; take the best-conditioned column, sign from sin(a) n
+    outer = 0.5 * (r + np.eye(3))
+    i = int(np.argmax(np.diag(outer)))
+    axis = outer[:, i] / math.sqrt(outer[i, i])
+    if axis @ sin_axis < 0:
+        axis = -axis
+    return axis * angle
+
+
 def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd(matrix)
     d = np.sign(np.linalg.det(u @ vt))
@@ -63,6 +85,8 @@ class Pose:
 
     rotation: np.ndarray
     translation: np.ndarray
+
+    __array_ufunc__ = None  # numpy defers: ``pose @ array`` is a TypeError, not a silent object array
 
     def __post_init__(self) -> None:
         rotation = as_array(self.rotation, "rotation", (3, 3), readonly=True)
@@ -106,9 +130,7 @@ class Pose:
         return cls(rotation, tvec)
 
     @classmethod
-    def from_quat(
-        cls, quat: np.ndarray, translation: np.ndarray, *, scalar_first: bool = False
-    ) -> Pose:
+    def from_quat(cls, quat: np.ndarray, translation: np.ndarray, *, scalar_first: bool = False) -> Pose:
         """From a quaternion (x, y, z, w) (or (w, x, y, z) with ``scalar_first``) and a
         translation (3,) in metres. The quaternion is normalised; it must not be zero."""
         q = as_array(quat, "quat", (4,))
@@ -136,8 +158,7 @@ class Pose:
 
     def as_rvec_tvec(self) -> tuple[np.ndarray, np.ndarray]:
         """OpenCV's ``(rvec, tvec)``: (3,) float64 axis-angle in radians, (3,) float64 metres."""
-        rvec, _ = cv2.Rodrigues(self.rotation)
-        return rvec.reshape(3), self.translation.copy()
+        return _rotation_log(self.rotation), self.translation.copy()
 
     def as_quat(self, *, scalar_first: bool = False) -> np.ndarray:
         """(4,) float64 unit quaternion (x, y, z, w), or (w, x, y, z) with ``scalar_first``.
@@ -217,7 +238,5 @@ def pose_distance(T_a: Pose, T_b: Pose) -> PoseDistance:
 
     Both poses must map between the same two frames (e.g. two estimates of ``T_cam_obj``).
     """
-    rvec, _ = cv2.Rodrigues(T_a.rotation.T @ T_b.rotation)
-    return PoseDistance(
-        float(np.linalg.norm(rvec)), float(np.linalg.norm(T_a.translation - T_b.translation))
-    )
+    rvec = _rotation_log(T_a.rotation.T @ T_b.rotation)
+    return PoseDistance(float(np.linalg.norm(rvec)), float(np.linalg.norm(T_a.translation - T_b.translation)))

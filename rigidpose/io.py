@@ -217,7 +217,9 @@ class FrameSource:
                     # Container frame counts are often one high; a larger gap is a real loss.
                     logger.warning(
                         "%s: video ended after %d of %d frames (truncated or corrupt)",
-                        self.source, index, self.frame_count,
+                        self.source,
+                        index,
+                        self.frame_count,
                     )
                 break
             if self.kind == "webcam":
@@ -290,7 +292,9 @@ class ObjectPose:
         return cls(
             name=str(data["name"]),
             state=str(data["state"]),
-            T_cam_obj=None if matrix is None else Pose.from_matrix(np.asarray(matrix, dtype=np.float64), orthonormalize=True),
+            T_cam_obj=None
+            if matrix is None
+            else Pose.from_matrix(np.asarray(matrix, dtype=np.float64), orthonormalize=True),
             inliers=int(data.get("inliers", 0)),
             reproj_error_px=None if data.get("reproj_error_px") is None else float(data["reproj_error_px"]),
             confidence=float(data.get("confidence", 0.0)),
@@ -371,4 +375,3 @@ def read_poses(path: str | os.PathLike[str]) -> list[FramePoses]:
                 reason = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
                 raise FileFormatError(f"{path}:{number}: not a pose line ({reason})") from None
     return records
-

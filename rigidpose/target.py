@@ -129,13 +129,22 @@ class Target:
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidInputError(f"name: expected a non-empty string, got {self.name!r}")
         if not isinstance(self.mesh, trimesh.Trimesh) or len(self.mesh.faces) == 0:
-            raise InvalidInputError(f"mesh: expected a trimesh.Trimesh with faces, got {type(self.mesh).__name__}")
+            raise InvalidInputError(
+                f"mesh: expected a trimesh.Trimesh with faces, got {type(self.mesh).__name__}"
+            )
         keypoints = as_array(self.keypoints_obj, "keypoints_obj", ("N", 3), readonly=True)
         if self.appearance is not None and not isinstance(self.appearance, Appearance):
-            raise InvalidInputError(f"appearance: expected Appearance or None, got {type(self.appearance).__name__}")
+            raise InvalidInputError(
+                f"appearance: expected Appearance or None, got {type(self.appearance).__name__}"
+            )
         images = tuple(self.reference_images)
         for i, image in enumerate(images):
-            if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3):
+            if not (
+                isinstance(image, np.ndarray)
+                and image.dtype == np.uint8
+                and image.ndim == 3
+                and image.shape[2] == 3
+            ):
                 raise InvalidInputError(
                     f"reference_images[{i}]: expected (H, W, 3) uint8 BGR, got "
                     f"{getattr(image, 'shape', type(image).__name__)} {getattr(image, 'dtype', '')}".rstrip()
@@ -222,7 +231,7 @@ class Target:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FileFormatError(f"{meta_path}: not valid JSON ({exc})") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-            raise FileFormatError(f"{meta_path}: expected \"format\": \"{FORMAT_NAME}\"")
+            raise FileFormatError(f'{meta_path}: expected "format": "{FORMAT_NAME}"')
         if meta.get("version") != FORMAT_VERSION:
             raise FileFormatError(
                 f"{meta_path}: format version {meta.get('version')!r} is not supported "
@@ -232,7 +241,9 @@ class Target:
             if not isinstance(meta.get(key), str):
                 raise FileFormatError(f"{meta_path}: missing or non-text key {key!r}")
         if meta["units"] not in MESH_UNITS:
-            raise FileFormatError(f"{meta_path}: units {meta['units']!r} is not one of {', '.join(MESH_UNITS)}")
+            raise FileFormatError(
+                f"{meta_path}: units {meta['units']!r} is not one of {', '.join(MESH_UNITS)}"
+            )
         mesh = load_mesh(path / meta["mesh"], meta["units"])
 
         arrays_path = path / "arrays.npz"
