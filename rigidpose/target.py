@@ -169,11 +169,9 @@ class Target:
     def diameter_m(self) -> float:
         """Largest distance between two points of the mesh, metres (BOP's object diameter)."""
         vertices = np.asarray(self.mesh.vertices, dtype=np.float64)
-        try:
+        if len(vertices) > 2000:  # the farthest pair lies on the convex hull
             vertices = np.asarray(self.mesh.convex_hull.vertices, dtype=np.float64)
-        except Exception:  # degenerate (flat) meshes have no 3D hull; use every vertex
-            pass
-        if len(vertices) > 4000:  # bound the O(n^2) search; the hull is rarely this large
+        if len(vertices) > 4000:  # bound the O(n^2) search; a hull is rarely this large
             vertices = vertices[np.random.default_rng(0).choice(len(vertices), 4000, replace=False)]
         differences = vertices[:, None, :] - vertices[None, :, :]
         return float(np.sqrt((differences**2).sum(-1).max()))

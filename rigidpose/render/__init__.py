@@ -1,0 +1,1 @@
+"""Overlay drawing. ``render.gl`` is the only module where OpenGL's conventions exist."""

@@ -1,0 +1,130 @@
+"""Render one target at exact poses: colour, depth and mask, anti-aliased by supersampling.
+
+``TargetRenderer`` draws the target's mesh with pyrender (offscreen) for an ideal pinhole camera,
+then, when the camera has lens distortion, warps the ideal image into the distorted one by the
+exact inverse of ``Camera.project`` (``Camera.undistort_points`` on every output pixel). The
+ideal image is rendered with a margin so that the distorted view is fully covered.
+
+Textured meshes (planar sheets, textured models) are drawn unlit, so the pixels are the texture's
+own colours; untextured meshes are lit (a directional light at the camera plus ambient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..camera import Camera
+from ..geometry import Pose
+from ..render.gl import gl_camera_pose, import_pyrender, intrinsics_camera, offscreen_renderer
+from ..target import Target
+
+__all__ = ["RenderedView", "TargetRenderer"]
+
+
+@dataclass(frozen=True)
+class RenderedView:
+    """One rendered view of the target, at the output camera's size.
+
+    Attributes:
+        color: (H, W, 3) float32 BGR in [0, 1], the object only (black elsewhere).
+        alpha: (H, W) float32 in [0, 1], the object's coverage of each pixel (anti-aliased).
+        depth_m: (H, W) float32 metres along the camera's z axis; 0 where there is no object.
+    """
+
+    color: np.ndarray
+    alpha: np.ndarray
+    depth_m: np.ndarray
+
+
+class TargetRenderer:
+    """Renders ``target`` as seen by ``camera`` at any ``T_cam_obj``.
+
+    Args:
+        target: the object; its mesh is in metres, object frame.
+        camera: the output camera, lens distortion included.
+        supersample: render at this many times the resolution, then average down (2 or 3 give
+            clean edges).
+        base_color: BGR in [0, 1] for an untextured mesh.
+    """
+
+    def __init__(self, target: Target, camera: Camera, supersample: int = 2,
+                 base_color: tuple[float, float, float] = (0.55, 0.6, 0.65)) -> None:
+        pyrender = import_pyrender()
+        self.camera = camera
+        self.supersample = int(supersample)
+        self._textured = getattr(target.mesh.visual, "kind", None) == "texture"
+
+        # The ideal (pinhole) render covers the distorted view plus a margin, at supersampled size.
+        margin = self._distortion_margin(camera) if camera.has_distortion else 0
+        s = self.supersample
+        K = camera.K.copy()
+        K[0, 2] += margin
+        K[1, 2] += margin
+        ideal = Camera(K, camera.width + 2 * margin, camera.height + 2 * margin)
+        self._ideal = ideal
+        self._render_camera = ideal.scaled(ideal.width * s, ideal.height * s)
+        self._margin = margin
+        self._warp = self._distortion_maps() if camera.has_distortion else None
+
+        self._scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.35, 0.35, 0.35))
+        if self._textured:
+            mesh = pyrender.Mesh.from_trimesh(target.mesh, smooth=False)
+        else:
+            rgb = (base_color[2], base_color[1], base_color[0], 1.0)
+            material = pyrender.MetallicRoughnessMaterial(baseColorFactor=rgb, metallicFactor=0.0, roughnessFactor=0.8)
+            mesh = pyrender.Mesh.from_trimesh(target.mesh, material=material, smooth=False)
+        self._scene.add(mesh)
+        self._camera_node = self._scene.add(intrinsics_camera(self._render_camera, 0.01, 100.0))
+        self._light_node = self._scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0))
+        self._flags = pyrender.RenderFlags.FLAT if self._textured else pyrender.RenderFlags.NONE
+        self._renderer = offscreen_renderer(self._render_camera.width, self._render_camera.height)
+
+    @staticmethod
+    def _distortion_margin(camera: Camera) -> int:
+        """Pixels of ideal image needed beyond each edge to cover the distorted view."""
+        w, h = camera.width, camera.height
+        border = np.concatenate([
+            np.column_stack([np.linspace(0, w - 1, 64), np.zeros(64)]),
+            np.column_stack([np.linspace(0, w - 1, 64), np.full(64, h - 1.0)]),
+            np.column_stack([np.zeros(64), np.linspace(0, h - 1, 64)]),
+            np.column_stack([np.full(64, w - 1.0), np.linspace(0, h - 1, 64)]),
+        ])
+        ideal = camera.undistort_points(border)
+        overshoot = max(-ideal[:, 0].min(), -ideal[:, 1].min(), ideal[:, 0].max() - (w - 1), ideal[:, 1].max() - (h - 1), 0)
+        return int(np.ceil(overshoot)) + 4
+
+    def _distortion_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each output (distorted) pixel, where it lies in the ideal image with margin."""
+        w, h = self.camera.width, self.camera.height
+        grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)), -1)
+        ideal = self.camera.undistort_points(grid.reshape(-1, 2)).reshape(h, w, 2) + self._margin
+        return ideal[..., 0].astype(np.float32), ideal[..., 1].astype(np.float32)
+
+    def render(self, T_cam_obj: Pose) -> RenderedView:
+        """The target at ``T_cam_obj`` (object frame -> camera frame, metres)."""
+        pyrender = import_pyrender()
+        camera_pose = gl_camera_pose(T_cam_obj)  # the object sits at the world origin
+        self._scene.set_pose(self._camera_node, camera_pose)
+        self._scene.set_pose(self._light_node, camera_pose)
+        rgba, depth = self._renderer.render(self._scene, flags=self._flags | pyrender.RenderFlags.RGBA)
+        # The background is (0, 0, 0, 0), so the colour is already premultiplied by coverage and
+        # averages correctly when shrunk; depth is taken from one sample per output pixel.
+        size = (self._ideal.width, self._ideal.height)
+        if self.supersample > 1:
+            rgba = cv2.resize(rgba, size, interpolation=cv2.INTER_AREA)
+            s = self.supersample
+            depth = depth[s // 2 :: s, s // 2 :: s][: size[1], : size[0]]
+        if self._warp is not None:
+            map_x, map_y = self._warp
+            rgba = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            depth = cv2.remap(depth, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        premultiplied = rgba[..., 2::-1].astype(np.float32) / 255.0
+        alpha = rgba[..., 3].astype(np.float32) / 255.0
+        color = premultiplied / np.maximum(alpha, 1.0 / 255.0)[..., None]
+        return RenderedView(np.minimum(color, 1.0), alpha, depth.astype(np.float32))
+
+    def close(self) -> None:
+        self._renderer.delete()

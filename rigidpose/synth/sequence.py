@@ -1,0 +1,228 @@
+"""Ground-truth sequences: a target rendered along a smooth random trajectory, written to a folder.
+
+A sequence folder holds::
+
+    video.mp4             the frames (H.264-like MPEG-4, as a phone would record)
+    camera.yaml           the camera (OpenCV FileStorage), lens distortion included
+    gt.jsonl              ground truth in rigidpose's pose JSONL; state "tracking" when the object
+                          is at least partly visible, "lost" when not
+    scene_gt.json         BOP: cam_R_m2c (row-major), cam_t_m2c (mm), obj_id per frame
+    scene_camera.json     BOP: cam_K, depth_scale (depth PNG value * depth_scale = mm)
+    scene_gt_info.json    BOP: visib_fract, px_count_all, px_count_visib, bbox_obj, bbox_visib
+    depth/NNNNNN.png      uint16 depth (with --depth), BOP's layout
+    mask/NNNNNN_000000.png, mask_visib/...  uint8 masks (with --masks)
+    target/               the target folder that was rendered
+    sequence.json         options, seed, object id and markers printed on the target
+
+The folder is written atomically: an interrupted run leaves no half sequence behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .._files import atomic_folder
+from .._validate import check_choice
+from ..camera import Camera
+from ..errors import InvalidInputError, SourceError
+from ..geometry import Pose
+from ..io import FramePoses, ObjectPose, PoseWriter
+from ..target import Target
+from .effects import BACKGROUNDS, HandOccluder, background, lighting_gain, sensor_noise
+from .scene import TargetRenderer
+from .trajectory import TrajectoryOptions, random_trajectory
+
+__all__ = ["SequenceOptions", "render_sequence", "visible_area_px"]
+
+FORMAT_NAME = "rigidpose.sequence"
+BLUR_SUBFRAMES = 5
+DEPTH_SCALE_MM = 0.1  # BOP: depth PNG value * depth_scale = millimetres
+
+
+@dataclass(frozen=True)
+class SequenceOptions:
+    """What to render. Every realism knob is off by default and seeded by ``seed``.
+
+    Attributes:
+        frames, fps, width, height: the video.
+        fov_x_rad: horizontal field of view of the (ideal) camera, radians.
+        seed: makes the trajectory, background, occluder and noise reproducible.
+        trajectory: camera motion (distance, tilt up to 75 degrees, roll, leaving the frame, a
+            still segment).
+        background: ``plain``, ``procedural`` or ``photo``.
+        motion_blur: average 5 sub-frame renders over the frame interval (ground truth at the
+            middle one).
+        lighting: brightness and a moving gradient over time.
+        noise: signal-dependent sensor noise.
+        distortion: radial and tangential lens distortion (recorded in camera.yaml).
+        occlusion: a hand-like shape sweeps over the object once.
+        supersample: render at this factor and average down (anti-aliasing).
+        depth, masks: write BOP depth and mask PNGs.
+    """
+
+    frames: int = 150
+    fps: float = 30.0
+    width: int = 640
+    height: int = 480
+    fov_x_rad: float = math.radians(60)
+    seed: int = 0
+    trajectory: TrajectoryOptions = field(default_factory=TrajectoryOptions)
+    background: str = "plain"
+    motion_blur: bool = False
+    lighting: bool = False
+    noise: bool = False
+    distortion: bool = False
+    occlusion: bool = False
+    supersample: int = 2
+    depth: bool = False
+    masks: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice(self.background, "background", BACKGROUNDS)
+        if self.frames < 1 or self.width < 16 or self.height < 16 or self.supersample < 1:
+            raise InvalidInputError(
+                f"expected frames >= 1, a size of at least 16x16 and supersample >= 1, got frames={self.frames}, "
+                f"{self.width}x{self.height}, supersample={self.supersample}"
+            )
+        if not 0 < self.trajectory.max_tilt_rad <= math.radians(85):
+            raise InvalidInputError(f"max_tilt_rad: expected (0, 85 degrees], got {self.trajectory.max_tilt_rad!r}")
+
+    def camera(self) -> Camera:
+        """The sequence's camera: square pixels, centred principal point, optional distortion."""
+        camera = Camera.from_fov(self.width, self.height, self.fov_x_rad)
+        if not self.distortion:
+            return camera
+        # a typical webcam lens: barrel distortion with a little decentring
+        return Camera(camera.K, camera.width, camera.height, np.array([-0.22, 0.07, 0.0008, -0.0006, -0.01]))
+
+
+def visible_area_px(target: Target, camera: Camera, T_cam_obj: Pose) -> int:
+    """Pixels the object's silhouette would cover on an unbounded image plane (ideal pinhole),
+    counted on a canvas three times the image size: BOP's ``px_count_all``."""
+    w, h = camera.width, camera.height
+    points_cam = T_cam_obj.apply(np.asarray(target.mesh.vertices, dtype=np.float64))
+    if np.any(points_cam[:, 2] <= 1e-6):
+        return -1  # the object crosses the camera plane: no silhouette to count
+    pixels = camera.without_distortion().project(points_cam) + [w, h]
+    canvas = np.zeros((3 * h, 3 * w), np.uint8)
+    triangles = np.round(pixels[np.asarray(target.mesh.faces)] * 4).astype(np.int32)
+    cv2.fillPoly(canvas, list(triangles), 1, cv2.LINE_8, 2)
+    return int(canvas.sum())
+
+
+def _bbox(mask: np.ndarray) -> list[int]:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return [-1, -1, -1, -1]
+    return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
+
+
+def _options_json(options: SequenceOptions) -> dict[str, Any]:
+    data = dataclasses.asdict(options)
+    data["trajectory"]["distance"] = list(options.trajectory.distance)
+    return data
+
+
+def render_sequence(target: Target, out: str | os.PathLike[str], options: SequenceOptions = SequenceOptions(),
+                    markers: list[dict[str, Any]] | None = None, progress: bool = True) -> Path:
+    """Render ``target`` along a random trajectory and write a sequence folder at ``out``.
+
+    Args:
+        target: the object to render (planar sheet or mesh, textured or not).
+        out: the folder to write; replaced atomically if it exists.
+        options: what to render.
+        markers: printed fiducials on the target, recorded in sequence.json for baselines, e.g.
+            ``[{"dictionary": "DICT_4X4_50", "id": 7, "corners_obj": (4, 3) list}]``.
+        progress: show a progress bar on stderr.
+    Returns:
+        The folder's path.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    rng = np.random.default_rng(options.seed)
+    camera = options.camera()
+    w, h = options.width, options.height
+    fov_y = 2 * math.atan(h / 2 / camera.fy)
+    subframes = BLUR_SUBFRAMES if options.motion_blur else 1
+    poses = random_trajectory(options.frames * subframes, options.fps * subframes, target.diameter_m,
+                              options.fov_x_rad, fov_y, options.trajectory, rng)
+    exclude = tuple(target.name.split("+"))
+    backdrop = background(options.background, w, h, rng, exclude=exclude)
+    light_phase = rng.uniform(0, 2 * np.pi, 3)
+    occluder = HandOccluder(w, h, options.frames, rng) if options.occlusion else None
+
+    with atomic_folder(out) as tmp:
+        for sub in (["depth"] if options.depth else []) + (["mask", "mask_visib"] if options.masks else []):
+            (tmp / sub).mkdir()
+        writer = cv2.VideoWriter(str(tmp / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), options.fps, (w, h))
+        if not writer.isOpened():
+            raise SourceError(f"{out}: cannot write video.mp4 (no MPEG-4 encoder in this OpenCV)")
+        renderer = TargetRenderer(target, camera, supersample=options.supersample)
+        scene_gt: dict[str, Any] = {}
+        scene_camera: dict[str, Any] = {}
+        scene_info: dict[str, Any] = {}
+        gt_writer = PoseWriter(tmp / "gt.jsonl")
+        try:
+            for i in tqdm(range(options.frames), desc=f"rendering {out.name}", unit="frame", disable=not progress):
+                exposure = poses[i * subframes : (i + 1) * subframes]
+                T_cam_obj = exposure[len(exposure) // 2]
+                image = np.zeros((h, w, 3), np.float32)
+                for T in exposure:
+                    view = renderer.render(T)
+                    if T is T_cam_obj:
+                        sharp = view
+                    image += view.color * view.alpha[..., None] + backdrop * (1.0 - view.alpha[..., None])
+                image /= len(exposure)
+                timestamp_s = i / options.fps
+                if options.lighting:
+                    image *= lighting_gain(w, h, timestamp_s, light_phase)
+                mask = sharp.alpha > 0.5
+                visible = mask.copy()
+                if occluder is not None:
+                    visible &= occluder.draw(image, i) < 0.5
+                if options.noise:
+                    image = sensor_noise(image, rng)
+                writer.write((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
+
+                area = visible_area_px(target, camera, T_cam_obj)
+                visib_fract = float(visible.sum() / area) if area > 0 else 0.0
+                visib_fract = min(visib_fract, 1.0)
+                R_row_major = T_cam_obj.rotation.ravel().tolist()
+                scene_gt[str(i)] = [{"cam_R_m2c": R_row_major, "cam_t_m2c": (T_cam_obj.translation * 1000).tolist(), "obj_id": 1}]
+                scene_camera[str(i)] = {"cam_K": camera.K.ravel().tolist(), "depth_scale": DEPTH_SCALE_MM}
+                scene_info[str(i)] = [{
+                    "visib_fract": visib_fract, "px_count_all": max(area, 0), "px_count_visib": int(visible.sum()),
+                    "bbox_obj": _bbox(mask), "bbox_visib": _bbox(visible),
+                }]
+                state = "tracking" if visible.any() else "lost"
+                gt_writer.write(FramePoses(i, 1000.0 * timestamp_s, (ObjectPose(target.name, state, T_cam_obj, confidence=1.0),)))
+                if options.depth:
+                    depth = np.round(sharp.depth_m * 1000.0 / DEPTH_SCALE_MM)
+                    cv2.imwrite(str(tmp / "depth" / f"{i:06d}.png"), np.clip(depth, 0, 65535).astype(np.uint16))
+                if options.masks:
+                    cv2.imwrite(str(tmp / "mask" / f"{i:06d}_000000.png"), mask.astype(np.uint8) * 255)
+                    cv2.imwrite(str(tmp / "mask_visib" / f"{i:06d}_000000.png"), visible.astype(np.uint8) * 255)
+        finally:
+            writer.release()
+            renderer.close()
+            gt_writer.close()
+        camera.save(tmp / "camera.yaml")
+        target.save(tmp / "target")
+        for name, content in (("scene_gt.json", scene_gt), ("scene_camera.json", scene_camera), ("scene_gt_info.json", scene_info)):
+            (tmp / name).write_text(json.dumps(content) + "\n")
+        meta = {
+            "format": FORMAT_NAME, "version": 1, "frames": options.frames, "fps": options.fps,
+            "target": "target", "object_id": 1, "options": _options_json(options), "markers": markers or [],
+        }
+        (tmp / "sequence.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return out

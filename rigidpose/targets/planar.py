@@ -1,0 +1,72 @@
+"""Planar targets (paper sheets, posters, book covers) made from an image and its printed width.
+
+Object frame (DESIGN.md): origin at the image's centre, x along the image's columns, y along its
+rows, z = x × y pointing into the sheet; the sheet is the plane z = 0. Pixel (u, v) of the image
+(centre of the pixel, our convention) lies at
+``((u + 0.5 - w / 2) * s, (v + 0.5 - h / 2) * s, 0)`` with ``s = width_m / w`` metres per pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import check_positive
+from ..errors import InvalidInputError
+from ..io import as_bgr8
+from ..target import Target
+
+__all__ = ["image_points_obj", "planar_corners_obj", "planar_target"]
+
+
+def planar_corners_obj(width_m: float, height_m: float) -> np.ndarray:
+    """(4, 3) float64, metres, object frame: the sheet's outer corners, clockwise as seen by a
+    camera in front of it, starting top-left (image order: top-left, top-right, bottom-right,
+    bottom-left)."""
+    x, y = width_m / 2.0, height_m / 2.0
+    return np.array([[-x, -y, 0.0], [x, -y, 0.0], [x, y, 0.0], [-x, y, 0.0]])
+
+
+def image_points_obj(pixels: np.ndarray, image_size: tuple[int, int], width_m: float) -> np.ndarray:
+    """Object-frame points (N, 3) metres of image pixels (N, 2) of a sheet ``width_m`` wide.
+
+    ``image_size`` is (width, height) in pixels of the image the sheet was made from.
+    """
+    w, h = image_size
+    scale = width_m / w
+    pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    return np.column_stack(
+        [(pixels[:, 0] + 0.5 - w / 2.0) * scale, (pixels[:, 1] + 0.5 - h / 2.0) * scale, np.zeros(len(pixels))]
+    )
+
+
+def planar_target(image: np.ndarray, width_m: float, name: str = "sheet") -> Target:
+    """A target for a flat printed image: a textured rectangle ``width_m`` wide.
+
+    Args:
+        image: the printed image, (H, W, 3) BGR uint8 (gray and 16-bit are converted).
+        width_m: printed width in metres; the height follows from the image's aspect ratio.
+        name: the target's name.
+    Returns:
+        A ``Target`` with a two-triangle textured mesh facing -z (toward a camera in front),
+        the four corners as keypoints and the image as its reference image.
+    """
+    import trimesh
+    from PIL import Image
+
+    width_m = check_positive(width_m, "width_m")
+    bgr = as_bgr8(image, "image")
+    h, w = bgr.shape[:2]
+    if min(h, w) < 8:
+        raise InvalidInputError(f"image: expected at least 8x8 pixels, got {w}x{h}")
+    corners = planar_corners_obj(width_m, width_m * h / w)
+    # Texture coordinates: v = 0 at the image's bottom row (glTF/trimesh convention).
+    uv = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
+    faces = np.array([[0, 2, 1], [0, 3, 2]])  # counter-clockwise seen from -z: the face looks at -z
+    texture = Image.fromarray(bgr[:, :, ::-1].copy())
+    mesh = trimesh.Trimesh(
+        vertices=corners,
+        faces=faces,
+        visual=trimesh.visual.TextureVisuals(uv=uv, image=texture),
+        process=False,
+    )
+    return Target(name=name, mesh=mesh, keypoints_obj=corners, reference_images=(bgr,))
