@@ -72,6 +72,8 @@ class TargetRenderer:
         self._scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.35, 0.35, 0.35))
         if self._textured:
             mesh = pyrender.Mesh.from_trimesh(target.mesh, smooth=False)
+            for primitive in mesh.primitives:  # trimesh's default material dims textures to 40 %
+                primitive.material.baseColorFactor = np.ones(4)
         else:
             rgb = (base_color[2], base_color[1], base_color[0], 1.0)
             material = pyrender.MetallicRoughnessMaterial(baseColorFactor=rgb, metallicFactor=0.0, roughnessFactor=0.8)

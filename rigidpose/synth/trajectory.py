@@ -35,7 +35,7 @@ class TrajectoryOptions:
         keyframe_s: seconds between random keyframes (shorter = faster motion).
     """
 
-    distance: tuple[float, float] = (1.6, 3.0)
+    distance: tuple[float, float] = (0.9, 2.2)
     max_tilt_rad: float = math.radians(40)
     max_roll_rad: float = math.radians(30)
     max_offset: float = 0.3

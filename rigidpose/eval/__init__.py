@@ -1,0 +1,1 @@
+"""Evaluation: pose metrics (pure functions), baselines and the benchmark runner."""
