@@ -59,8 +59,6 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     """Render a ground-truth sequence of a target along a smooth random camera trajectory."""
     import math
 
-    import cv2
-
     from rigidpose.synth import SequenceOptions, TrajectoryOptions, render_sequence
     from rigidpose.synth.sheets import marker_sheet
     from rigidpose.targets import planar_target
@@ -69,26 +67,39 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if args.target:
         target = rp.Target.load(args.target)
     elif args.image:
-        image = cv2.imread(args.image, cv2.IMREAD_COLOR)
-        if image is None:
-            raise rp.SourceError(f"{args.image}: missing or not an image")
-        target = planar_target(image, args.width_m, name=Path(args.image).stem)
+        target = planar_target(rp.io.read_image(args.image), args.width_m, name=Path(args.image).stem)
     else:
         target, markers = marker_sheet(args.sample)
     if not 0 < args.tilt_deg <= 85:
         raise rp.InvalidInputError(f"--tilt-deg: expected a value in (0, 85], got {args.tilt_deg}")
     trajectory = TrajectoryOptions(
-        max_tilt_rad=math.radians(args.tilt_deg), max_roll_rad=math.radians(args.roll_deg),
-        exit=args.exit, still_frames=args.still, distance=(args.near, args.far),
+        max_tilt_rad=math.radians(args.tilt_deg),
+        max_roll_rad=math.radians(args.roll_deg),
+        exit=args.exit,
+        still_frames=args.still,
+        distance=(args.near, args.far),
     )
     options = SequenceOptions(
-        frames=args.frames, width=args.width, height=args.height, fps=args.fps, seed=args.seed,
-        fov_x_rad=math.radians(args.fov_deg), trajectory=trajectory, background=args.background,
-        motion_blur=args.blur, lighting=args.lighting, noise=args.noise, distortion=args.distortion,
-        occlusion=args.occlusion, depth=args.depth, masks=args.masks,
+        frames=args.frames,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        seed=args.seed,
+        fov_x_rad=math.radians(args.fov_deg),
+        trajectory=trajectory,
+        background=args.background,
+        motion_blur=args.blur,
+        lighting=args.lighting,
+        noise=args.noise,
+        distortion=args.distortion,
+        occlusion=args.occlusion,
+        depth=args.depth,
+        masks=args.masks,
     )
     out = render_sequence(target, args.out, options, markers, progress=not args.quiet)
-    print(f"wrote {out}: {args.frames} frames of {target.name!r} ({args.width}x{args.height}, seed {args.seed})")
+    print(
+        f"wrote {out}: {args.frames} frames of {target.name!r} ({args.width}x{args.height}, seed {args.seed})"
+    )
     return 0
 
 
@@ -128,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--units", default="m", choices=tuple(rp.MESH_UNITS), help="length unit of a mesh file")
     info.set_defaults(run=_cmd_info)
 
-    synth = commands.add_parser("synth", help="render a ground-truth sequence", description=_cmd_synth.__doc__)
+    synth = commands.add_parser(
+        "synth", help="render a ground-truth sequence", description=_cmd_synth.__doc__
+    )
     what = synth.add_mutually_exclusive_group()
     what.add_argument("--target", help="a target folder to render")
     what.add_argument("--image", help="an image to render as a printed sheet (with --width-m)")
@@ -141,24 +154,38 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--fps", type=float, default=30.0)
     synth.add_argument("--fov-deg", type=float, default=60.0, help="horizontal field of view")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--tilt-deg", type=float, default=40.0, help="largest tilt from the front view (<= 85)")
+    synth.add_argument(
+        "--tilt-deg", type=float, default=40.0, help="largest tilt from the front view (<= 85)"
+    )
     synth.add_argument("--roll-deg", type=float, default=30.0, help="largest in-plane rotation")
     synth.add_argument("--near", type=float, default=0.9, help="nearest distance, in object diameters")
     synth.add_argument("--far", type=float, default=2.2, help="farthest distance, in object diameters")
     synth.add_argument("--background", default="plain", choices=("plain", "procedural", "photo"))
-    for flag, text in (("--blur", "motion blur"), ("--lighting", "lighting changes"), ("--noise", "sensor noise"),
-                       ("--distortion", "lens distortion"), ("--occlusion", "a hand-like occluder"),
-                       ("--exit", "the object leaves the frame and comes back"),
-                       ("--depth", "write BOP depth PNGs"), ("--masks", "write BOP mask PNGs")):
+    for flag, text in (
+        ("--blur", "motion blur"),
+        ("--lighting", "lighting changes"),
+        ("--noise", "sensor noise"),
+        ("--distortion", "lens distortion"),
+        ("--occlusion", "a hand-like occluder"),
+        ("--exit", "the object leaves the frame and comes back"),
+        ("--depth", "write BOP depth PNGs"),
+        ("--masks", "write BOP mask PNGs"),
+    ):
         synth.add_argument(flag, action="store_true", help=text)
-    synth.add_argument("--still", type=int, default=0, metavar="N", help="frames of still camera in the middle")
+    synth.add_argument(
+        "--still", type=int, default=0, metavar="N", help="frames of still camera in the middle"
+    )
     synth.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(run=_cmd_synth)
 
-    bench = commands.add_parser("bench", help="benchmark trackers against ground truth", description=_cmd_bench.__doc__)
+    bench = commands.add_parser(
+        "bench", help="benchmark trackers against ground truth", description=_cmd_bench.__doc__
+    )
     bench.add_argument("sequences", nargs="*", help="sequence folders (default: the default suite)")
     bench.add_argument("--tracker", action="append", help="tracker to run (repeatable; default: all)")
-    bench.add_argument("--suite", action="store_true", help="run the default suite as well as the given folders")
+    bench.add_argument(
+        "--suite", action="store_true", help="run the default suite as well as the given folders"
+    )
     bench.add_argument("--frames", type=int, help="shorten the default suite's sequences to this many frames")
     bench.add_argument("--out", default="out/bench", help="folder for bench.json and the plots")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -172,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="rigidpose: %(levelname)s: %(message)s",
+    )
+    import cv2
+
+    # OpenCV's own log lines would repeat our one-line errors; keep them for --verbose
+    cv2.utils.logging.setLogLevel(
+        cv2.utils.logging.LOG_LEVEL_INFO if args.verbose else cv2.utils.logging.LOG_LEVEL_ERROR
     )
     if not getattr(args, "run", None):
         parser.print_help()

@@ -43,6 +43,7 @@ __all__ = [
     "ObjectPose",
     "PoseWriter",
     "as_bgr8",
+    "read_image",
     "read_poses",
 ]
 
@@ -75,6 +76,17 @@ def as_bgr8(image: np.ndarray, name: str = "frame") -> np.ndarray:
     if image.shape[2] != 3:
         raise InvalidInputError(f"{name}: expected 1, 3 or 4 channels, got {image.shape[2]}")
     return np.ascontiguousarray(image)
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 BGR (gray, BGRA and 16-bit converted), or ``SourceError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such image file")
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise SourceError(f"{path}: cannot decode image")
+    return as_bgr8(image, str(path))
 
 
 @dataclass(frozen=True)
@@ -189,13 +201,14 @@ class FrameSource:
         assert self.fps is not None
         index = 0
         for path in self._paths:
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is None:
+            try:
+                image = read_image(path)
+            except SourceError:
                 if self.kind == "image":
-                    raise SourceError(f"{path}: cannot decode image")
+                    raise
                 logger.warning("%s: cannot decode image, skipped", path)
                 continue
-            yield Frame(index, index * 1000.0 / self.fps, as_bgr8(image, str(path)))
+            yield Frame(index, index * 1000.0 / self.fps, image)
             index += 1
 
     def _iter_capture(self) -> Iterator[Frame]:

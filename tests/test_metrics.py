@@ -47,8 +47,12 @@ def test_corner_error_is_rms_not_mean():
     # corners move 0, 0.2*sqrt(2), 0.4 and 0.2*sqrt(2) m, i.e. 0, 141.4, 200 and 141.4 px at 1 m
     corners = np.array([[0.0, 0.0, 0.0], [0.2, 0.0, 0.0], [0.2, 0.2, 0.0], [0.0, 0.2, 0.0]])
     est = rp.Pose.from_rvec_tvec([0, 0, math.pi / 2], [0.0, 0.0, 1.0])
-    assert m.corner_error_px(est, GT, corners, CAMERA) == pytest.approx(math.sqrt((0 + 20000 + 40000 + 20000) / 4))
-    assert m.mean_projection_error_px(est, GT, corners, CAMERA) == pytest.approx((0 + 2 * 100 * math.sqrt(2) + 200) / 4)
+    assert m.corner_error_px(est, GT, corners, CAMERA) == pytest.approx(
+        math.sqrt((0 + 20000 + 40000 + 20000) / 4)
+    )
+    assert m.mean_projection_error_px(est, GT, corners, CAMERA) == pytest.approx(
+        (0 + 2 * 100 * math.sqrt(2) + 200) / 4
+    )
 
 
 def test_precision_tracked_gross_false():
@@ -67,9 +71,7 @@ def test_precision_tracked_gross_false():
 def test_jitter_of_a_still_object():
     truth = [GT] * 5
     # estimates alternate by +-1 mm in x and +-0.01 rad about z: every step moves 2 mm and 0.02 rad
-    estimates = [
-        rp.Pose.from_rvec_tvec([0, 0, 0.01 * s], [0.001 * s, 0.0, 1.0]) for s in (1, -1, 1, -1, 1)
-    ]
+    estimates = [rp.Pose.from_rvec_tvec([0, 0, 0.01 * s], [0.001 * s, 0.0, 1.0]) for s in (1, -1, 1, -1, 1)]
     translation_m, rotation_rad = m.jitter(estimates, truth)
     assert translation_m == pytest.approx(0.002)
     assert rotation_rad == pytest.approx(0.02)

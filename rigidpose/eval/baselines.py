@@ -28,7 +28,9 @@ from ..targets.planar import image_points_obj
 __all__ = ["ArucoBaseline", "OrbBaseline"]
 
 
-def _rms_reprojection_px(camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray) -> float:
+def _rms_reprojection_px(
+    camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray
+) -> float:
     residuals = camera.project(T_cam_obj.apply(points_obj)) - pixels
     return float(np.sqrt(np.mean(np.sum(residuals**2, axis=1))))
 
@@ -58,7 +60,12 @@ class ArucoBaseline:
         side = float(np.linalg.norm(self.corners_obj[1] - self.corners_obj[0]))
         # IPPE_SQUARE's marker frame: x right, y up, z out of the print (toward the viewer)
         self.square_marker = np.array(
-            [[-side / 2, side / 2, 0], [side / 2, side / 2, 0], [side / 2, -side / 2, 0], [-side / 2, -side / 2, 0]]
+            [
+                [-side / 2, side / 2, 0],
+                [side / 2, side / 2, 0],
+                [side / 2, -side / 2, 0],
+                [-side / 2, -side / 2, 0],
+            ]
         )
         # our sheet frame has y down and z into the sheet: T_obj_marker flips y and z
         T_obj_marker = Pose(np.diag([1.0, -1.0, -1.0]), self.corners_obj.mean(axis=0))
@@ -73,7 +80,11 @@ class ArucoBaseline:
                     continue
                 pixels = found.reshape(4, 2).astype(np.float64)
                 ok, rvec, tvec = cv2.solvePnP(
-                    self.square_marker, pixels, self.camera.K, self.camera.dist_coeffs, flags=cv2.SOLVEPNP_IPPE_SQUARE
+                    self.square_marker,
+                    pixels,
+                    self.camera.K,
+                    self.camera.dist_coeffs,
+                    flags=cv2.SOLVEPNP_IPPE_SQUARE,
                 )
                 if not ok:
                     break
@@ -105,12 +116,16 @@ class OrbBaseline:
             self.descriptors, self.points_obj = target.appearance.descriptors, target.appearance.points_obj
         elif target.reference_images:
             image = target.reference_images[0]
-            keypoints, self.descriptors = self.orb.detectAndCompute(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), None)
+            keypoints, self.descriptors = self.orb.detectAndCompute(
+                cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), None
+            )
             pixels = np.array([k.pt for k in keypoints], dtype=np.float64)
             width_m = float(target.mesh.extents[0])
             self.points_obj = image_points_obj(pixels, (image.shape[1], image.shape[0]), width_m)
         else:
-            raise InvalidInputError(f"baseline-orb: target {target.name!r} has no ORB features and no reference image")
+            raise InvalidInputError(
+                f"baseline-orb: target {target.name!r} has no ORB features and no reference image"
+            )
         if self.descriptors is None or len(self.descriptors) < self.min_inliers:
             raise InvalidInputError(f"baseline-orb: target {target.name!r} has too little texture for ORB")
         self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -128,9 +143,14 @@ class OrbBaseline:
         pixels = np.array([keypoints[g.queryIdx].pt for g in good], dtype=np.float64)
         points_obj = self.points_obj[[g.trainIdx for g in good]]
         ok, rvec, tvec, inliers = cv2.solvePnPRansac(
-            points_obj, pixels, self.camera.K, self.camera.dist_coeffs,
-            iterationsCount=self.ransac_iterations, reprojectionError=self.ransac_threshold_px,
-            confidence=self.ransac_confidence, flags=cv2.SOLVEPNP_ITERATIVE,
+            points_obj,
+            pixels,
+            self.camera.K,
+            self.camera.dist_coeffs,
+            iterationsCount=self.ransac_iterations,
+            reprojectionError=self.ransac_threshold_px,
+            confidence=self.ransac_confidence,
+            flags=cv2.SOLVEPNP_ITERATIVE,
         )
         if not ok or inliers is None or len(inliers) < self.min_inliers:
             return lost

@@ -39,7 +39,15 @@ from ..target import Target
 from . import metrics
 from .baselines import ArucoBaseline, OrbBaseline
 
-__all__ = ["DEFAULT_SUITE", "TRACKERS", "GroundTruth", "default_suite", "evaluate", "load_ground_truth", "run_bench"]
+__all__ = [
+    "DEFAULT_SUITE",
+    "TRACKERS",
+    "GroundTruth",
+    "default_suite",
+    "evaluate",
+    "load_ground_truth",
+    "run_bench",
+]
 
 VISIBLE_FRACTION = 0.3
 """An object at least this visible should be tracked; one at 0 must have no pose."""
@@ -71,7 +79,9 @@ def load_ground_truth(path: str | os.PathLike[str]) -> GroundTruth:
     path = Path(path)
     meta_path = path / "sequence.json"
     if not meta_path.is_file():
-        raise SourceError(f"{path}: not a sequence folder (no sequence.json); make one with `rigidpose synth`")
+        raise SourceError(
+            f"{path}: not a sequence folder (no sequence.json); make one with `rigidpose synth`"
+        )
     try:
         meta = json.loads(meta_path.read_text())
         scene_gt = json.loads((path / "scene_gt.json").read_text())
@@ -85,8 +95,14 @@ def load_ground_truth(path: str | os.PathLike[str]) -> GroundTruth:
         visib = np.array([scene_info[str(i)][0]["visib_fract"] for i in range(frames)], dtype=np.float64)
     except (OSError, json.JSONDecodeError, KeyError, ValueError, TypeError) as exc:
         raise FileFormatError(f"{path}: broken sequence ground truth ({type(exc).__name__}: {exc})") from None
-    return GroundTruth(path, Camera.load(path / "camera.yaml"), Target.load(path / meta.get("target", "target")),
-                       list(meta.get("markers", [])), poses, visib)
+    return GroundTruth(
+        path,
+        Camera.load(path / "camera.yaml"),
+        Target.load(path / meta.get("target", "target")),
+        list(meta.get("markers", [])),
+        poses,
+        visib,
+    )
 
 
 # -- trackers ----------------------------------------------------------------------------------
@@ -106,15 +122,52 @@ def _suite() -> list[tuple[str, dict[str, Any]]]:
     base = SequenceOptions(frames=150, seed=11)
     return [
         ("sheet-basic", {"options": base, "photo": "astronaut"}),
-        ("sheet-tilt-roll", {"photo": "coffee", "options": replace(
-            base, seed=12, background="procedural",
-            trajectory=TrajectoryOptions(distance=(0.8, 2.6), max_tilt_rad=math.radians(75), max_roll_rad=math.pi))}),
-        ("sheet-blur-light-noise", {"photo": "chelsea", "options": replace(
-            base, seed=13, background="photo", motion_blur=True, lighting=True, noise=True,
-            trajectory=TrajectoryOptions(distance=(0.9, 2.0), max_tilt_rad=math.radians(45), keyframe_s=0.7))}),
-        ("sheet-occlusion-exit", {"photo": "rocket", "options": replace(
-            base, seed=14, background="photo", occlusion=True, distortion=True, noise=True,
-            trajectory=TrajectoryOptions(distance=(0.9, 2.0), exit=True, still_frames=30))}),
+        (
+            "sheet-tilt-roll",
+            {
+                "photo": "coffee",
+                "options": replace(
+                    base,
+                    seed=12,
+                    background="procedural",
+                    trajectory=TrajectoryOptions(
+                        distance=(0.8, 2.6), max_tilt_rad=math.radians(75), max_roll_rad=math.pi
+                    ),
+                ),
+            },
+        ),
+        (
+            "sheet-blur-light-noise",
+            {
+                "photo": "chelsea",
+                "options": replace(
+                    base,
+                    seed=13,
+                    background="photo",
+                    motion_blur=True,
+                    lighting=True,
+                    noise=True,
+                    trajectory=TrajectoryOptions(
+                        distance=(0.9, 2.0), max_tilt_rad=math.radians(45), keyframe_s=0.7
+                    ),
+                ),
+            },
+        ),
+        (
+            "sheet-occlusion-exit",
+            {
+                "photo": "rocket",
+                "options": replace(
+                    base,
+                    seed=14,
+                    background="photo",
+                    occlusion=True,
+                    distortion=True,
+                    noise=True,
+                    trajectory=TrajectoryOptions(distance=(0.9, 2.0), exit=True, still_frames=30),
+                ),
+            },
+        ),
     ]
 
 
@@ -164,7 +217,14 @@ def evaluate(tracker_name: str, gt: GroundTruth, progress: bool = True) -> dict[
     estimates: list[Pose | None] = [None] * frames
     times_ms = []
     with FrameSource(gt.video) as source:
-        for frame in tqdm(source, total=frames, desc=f"{tracker_name} on {gt.name}", unit="frame", disable=not progress, leave=False):
+        for frame in tqdm(
+            source,
+            total=frames,
+            desc=f"{tracker_name} on {gt.name}",
+            unit="frame",
+            disable=not progress,
+            leave=False,
+        ):
             if frame.index >= frames:
                 break
             start = time.perf_counter()
@@ -242,9 +302,14 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             return f"{'-':>{width}}"
         return f"{value:>{width}.{decimals}f}"
 
-    header = " ".join(f"{title:<{width}}" if decimals is None else f"{title:>{width}}" for _, title, width, decimals in COLUMNS)
+    header = " ".join(
+        f"{title:<{width}}" if decimals is None else f"{title:>{width}}"
+        for _, title, width, decimals in COLUMNS
+    )
     lines = [header, "-" * len(header)]
-    lines += [" ".join(cell(row[key], width, decimals) for key, _, width, decimals in COLUMNS) for row in rows]
+    lines += [
+        " ".join(cell(row[key], width, decimals) for key, _, width, decimals in COLUMNS) for row in rows
+    ]
     return "\n".join(lines)
 
 
@@ -260,21 +325,40 @@ def _plots(results: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     colors = {name: f"C{i}" for i, name in enumerate(trackers)}
     for sequence in sequences:
         mine = [r for r in results if r["row"]["sequence"] == sequence]
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
+        )
         for r in mine:
             errors = np.array(r["series"]["alignment_px"], dtype=float)
-            top.semilogy(np.arange(len(errors)), np.clip(errors, 0.05, None), ".-", ms=3, lw=0.8,
-                         color=colors[r["row"]["tracker"]], label=r["row"]["tracker"])
+            top.semilogy(
+                np.arange(len(errors)),
+                np.clip(errors, 0.05, None),
+                ".-",
+                ms=3,
+                lw=0.8,
+                color=colors[r["row"]["tracker"]],
+                label=r["row"]["tracker"],
+            )
         top.axhline(5.0, color="0.5", ls="--", lw=0.8)
         top.set_ylabel("alignment error (px)")
         top.set_title(f"{sequence}: error over time (gaps: no pose)")
         top.legend(loc="upper right", fontsize=8)
         visib = np.array(mine[0]["series"]["visib_fract"])
-        bottom.fill_between(np.arange(len(visib)), 0, visib * len(mine), color="0.85", label="visible fraction")
+        bottom.fill_between(
+            np.arange(len(visib)), 0, visib * len(mine), color="0.85", label="visible fraction"
+        )
         for k, r in enumerate(mine):
             posed = np.array(r["series"]["has_pose"], bool)
-            bottom.plot(np.nonzero(posed)[0], np.full(posed.sum(), k + 0.5), "|", ms=8, color=colors[r["row"]["tracker"]])
-        bottom.set_yticks([k + 0.5 for k in range(len(mine))], [r["row"]["tracker"] for r in mine], fontsize=8)
+            bottom.plot(
+                np.nonzero(posed)[0],
+                np.full(posed.sum(), k + 0.5),
+                "|",
+                ms=8,
+                color=colors[r["row"]["tracker"]],
+            )
+        bottom.set_yticks(
+            [k + 0.5 for k in range(len(mine))], [r["row"]["tracker"] for r in mine], fontsize=8
+        )
         bottom.set_xlabel("frame")
         fig.tight_layout()
         path = out / f"{sequence}.png"
@@ -284,7 +368,9 @@ def _plots(results: Sequence[dict[str, Any]], out: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for tracker in trackers:
-        errors = np.concatenate([np.array(r["series"]["alignment_px"], float) for r in results if r["row"]["tracker"] == tracker])
+        errors = np.concatenate(
+            [np.array(r["series"]["alignment_px"], float) for r in results if r["row"]["tracker"] == tracker]
+        )
         errors = np.sort(np.nan_to_num(errors, nan=np.inf))
         share = np.arange(1, len(errors) + 1) / max(len(errors), 1)
         ax.semilogx(np.clip(errors, 0.05, 1e4), share, color=colors[tracker], label=tracker)
@@ -302,8 +388,12 @@ def _plots(results: Sequence[dict[str, Any]], out: Path) -> list[Path]:
     return written
 
 
-def run_bench(trackers: Sequence[str], sequences: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str],
-              progress: bool = True) -> dict[str, Any]:
+def run_bench(
+    trackers: Sequence[str],
+    sequences: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    progress: bool = True,
+) -> dict[str, Any]:
     """Evaluate every tracker on every sequence; print the table, write bench.json and plots.
 
     Returns the JSON document (``rows``, ``series``, ``environment``).
@@ -325,9 +415,16 @@ def run_bench(trackers: Sequence[str], sequences: Sequence[str | os.PathLike[str
     rows = [r["row"] for r in results]
     document = {
         "rows": rows,
-        "series": [{"sequence": r["row"]["sequence"], "tracker": r["row"]["tracker"], **r["series"]} for r in results],
-        "environment": {"python": platform.python_version(), "opencv": cv2.__version__, "machine": platform.machine(),
-                        "cpu_count": os.cpu_count(), "opencv_threads": cv2.getNumThreads()},
+        "series": [
+            {"sequence": r["row"]["sequence"], "tracker": r["row"]["tracker"], **r["series"]} for r in results
+        ],
+        "environment": {
+            "python": platform.python_version(),
+            "opencv": cv2.__version__,
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "opencv_threads": cv2.getNumThreads(),
+        },
     }
     atomic_write_text(out / "bench.json", json.dumps(document, indent=1) + "\n")
     document["plots"] = [str(p) for p in _plots(results, out)]

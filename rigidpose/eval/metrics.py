@@ -73,11 +73,14 @@ def mssd(T_est: Pose, T_gt: Pose, points_obj: np.ndarray, symmetries: Sequence[P
     ``T_est p`` and ``T_gt S p``, metres."""
     estimated = T_est.apply(points_obj)
     return min(
-        float(np.linalg.norm(estimated - (T_gt @ S).apply(points_obj), axis=1).max()) for S in _with_identity(symmetries)
+        float(np.linalg.norm(estimated - (T_gt @ S).apply(points_obj), axis=1).max())
+        for S in _with_identity(symmetries)
     )
 
 
-def mspd(T_est: Pose, T_gt: Pose, points_obj: np.ndarray, camera: Camera, symmetries: Sequence[Pose] = ()) -> float:
+def mspd(
+    T_est: Pose, T_gt: Pose, points_obj: np.ndarray, camera: Camera, symmetries: Sequence[Pose] = ()
+) -> float:
     """MSPD: like MSSD with the points projected into the image, pixels."""
     estimated = camera.project(T_est.apply(points_obj))
     return min(
@@ -89,7 +92,9 @@ def mspd(T_est: Pose, T_gt: Pose, points_obj: np.ndarray, camera: Camera, symmet
 def mean_projection_error_px(T_est: Pose, T_gt: Pose, points_obj: np.ndarray, camera: Camera) -> float:
     """Mean 2D distance between the projections of model points under the two poses, pixels."""
     return float(
-        np.linalg.norm(camera.project(T_est.apply(points_obj)) - camera.project(T_gt.apply(points_obj)), axis=1).mean()
+        np.linalg.norm(
+            camera.project(T_est.apply(points_obj)) - camera.project(T_gt.apply(points_obj)), axis=1
+        ).mean()
     )
 
 
@@ -116,7 +121,9 @@ def tracked_share(has_pose: Sequence[bool] | np.ndarray, visible: Sequence[bool]
     return float(has_pose[visible].mean()) if visible.any() else 0.0
 
 
-def gross_errors(rotation_errors_rad: Sequence[float] | np.ndarray, threshold_rad: float = GROSS_ROTATION_RAD) -> int:
+def gross_errors(
+    rotation_errors_rad: Sequence[float] | np.ndarray, threshold_rad: float = GROSS_ROTATION_RAD
+) -> int:
     """Number of frames whose rotation error exceeds ``threshold_rad`` (NaN = no estimate, not counted)."""
     errors = np.asarray(rotation_errors_rad, dtype=np.float64)
     return int(np.sum(errors[np.isfinite(errors)] > threshold_rad))
@@ -140,7 +147,9 @@ def jitter(T_est: Sequence[Pose | None], T_gt: Sequence[Pose]) -> tuple[float, f
         if a is None or b is None:
             continue
         motion_est = Pose(b.rotation @ a.rotation.T, b.translation - a.translation)
-        motion_gt = Pose(T_gt[i].rotation @ T_gt[i - 1].rotation.T, T_gt[i].translation - T_gt[i - 1].translation)
+        motion_gt = Pose(
+            T_gt[i].rotation @ T_gt[i - 1].rotation.T, T_gt[i].translation - T_gt[i - 1].translation
+        )
         distance = pose_distance(motion_est, motion_gt)
         translation.append(distance.translation_m)
         rotation.append(distance.rotation_rad)

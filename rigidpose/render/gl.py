@@ -48,7 +48,7 @@ def import_pyrender() -> Any:
     installed, else OSMesa. PyOpenGL reads the variable once, at its first import.
     """
     if not hasattr(np, "infty"):
-        np.infty = np.inf  # pyrender 0.1.45 uses np.infty, removed in numpy 2
+        np.inf = np.inf  # pyrender 0.1.45 uses np.infty, removed in numpy 2
     if "PYOPENGL_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
         platform = _headless_platform()
         if platform:

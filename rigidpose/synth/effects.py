@@ -26,7 +26,9 @@ def _photo(name: str) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
-def background(kind: str, width: int, height: int, rng: np.random.Generator, exclude: tuple[str, ...] = ()) -> np.ndarray:
+def background(
+    kind: str, width: int, height: int, rng: np.random.Generator, exclude: tuple[str, ...] = ()
+) -> np.ndarray:
     """A still background (H, W, 3) float32 BGR in [0, 1].
 
     ``plain``: a grey gradient. ``procedural``: blurred random blobs and lines (texture without
@@ -52,7 +54,9 @@ def background(kind: str, width: int, height: int, rng: np.random.Generator, exc
         names = [n for n in _PHOTOS if n not in exclude]
         photo = _photo(names[int(rng.integers(len(names)))]).astype(np.float32) / 255.0
         scale = max(width / photo.shape[1], height / photo.shape[0]) * rng.uniform(1.0, 1.4)
-        photo = cv2.resize(photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        photo = cv2.resize(
+            photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
         y = int(rng.integers(0, photo.shape[0] - height + 1))
         x = int(rng.integers(0, photo.shape[1] - width + 1))
         return np.ascontiguousarray(photo[y : y + height, x : x + width])
@@ -101,18 +105,33 @@ class HandOccluder:
         center = (x, self.row + 0.1 * s * math.sin(6 * phase))
         scale = 16  # draw with 4 bits of sub-pixel precision for smooth edges
         cx, cy = int(center[0] * scale), int(center[1] * scale)
-        cv2.ellipse(coverage, (cx, cy), (int(0.55 * s * scale), int(0.45 * s * scale)), 0, 0, 360, 1.0, -1, cv2.LINE_AA, 4)
+        cv2.ellipse(
+            coverage,
+            (cx, cy),
+            (int(0.55 * s * scale), int(0.45 * s * scale)),
+            0,
+            0,
+            360,
+            1.0,
+            -1,
+            cv2.LINE_AA,
+            4,
+        )
         for k, spread in enumerate((-0.33, -0.11, 0.11, 0.33)):
             length = s * (0.85 if k in (1, 2) else 0.7)
             tip = (cx + int(direction * length * scale), cy + int(spread * s * 1.3 * scale))
-            cv2.line(coverage, (cx, cy + int(spread * s * scale)), tip, 1.0, max(1, int(0.16 * s)), cv2.LINE_AA, 4)
+            cv2.line(
+                coverage, (cx, cy + int(spread * s * scale)), tip, 1.0, max(1, int(0.16 * s)), cv2.LINE_AA, 4
+            )
         coverage = np.clip(coverage, 0.0, 1.0)
         image *= 1.0 - coverage[..., None]
         image += coverage[..., None] * self.color
         return coverage
 
 
-def sensor_noise(image: np.ndarray, rng: np.random.Generator, read_sigma: float = 0.012, shot: float = 0.02) -> np.ndarray:
+def sensor_noise(
+    image: np.ndarray, rng: np.random.Generator, read_sigma: float = 0.012, shot: float = 0.02
+) -> np.ndarray:
     """Signal-dependent Gaussian noise (shot noise ~ sqrt(signal) plus read noise), clipped."""
     sigma = np.sqrt(read_sigma**2 + shot**2 * np.clip(image, 0.0, 1.0))
     noisy = image + rng.standard_normal(image.shape, dtype=np.float32) * sigma

@@ -50,8 +50,13 @@ class TargetRenderer:
         base_color: BGR in [0, 1] for an untextured mesh.
     """
 
-    def __init__(self, target: Target, camera: Camera, supersample: int = 2,
-                 base_color: tuple[float, float, float] = (0.55, 0.6, 0.65)) -> None:
+    def __init__(
+        self,
+        target: Target,
+        camera: Camera,
+        supersample: int = 2,
+        base_color: tuple[float, float, float] = (0.55, 0.6, 0.65),
+    ) -> None:
         pyrender = import_pyrender()
         self.camera = camera
         self.supersample = int(supersample)
@@ -76,7 +81,9 @@ class TargetRenderer:
                 primitive.material.baseColorFactor = np.ones(4)
         else:
             rgb = (base_color[2], base_color[1], base_color[0], 1.0)
-            material = pyrender.MetallicRoughnessMaterial(baseColorFactor=rgb, metallicFactor=0.0, roughnessFactor=0.8)
+            material = pyrender.MetallicRoughnessMaterial(
+                baseColorFactor=rgb, metallicFactor=0.0, roughnessFactor=0.8
+            )
             mesh = pyrender.Mesh.from_trimesh(target.mesh, material=material, smooth=False)
         self._scene.add(mesh)
         self._camera_node = self._scene.add(intrinsics_camera(self._render_camera, 0.01, 100.0))
@@ -88,14 +95,22 @@ class TargetRenderer:
     def _distortion_margin(camera: Camera) -> int:
         """Pixels of ideal image needed beyond each edge to cover the distorted view."""
         w, h = camera.width, camera.height
-        border = np.concatenate([
-            np.column_stack([np.linspace(0, w - 1, 64), np.zeros(64)]),
-            np.column_stack([np.linspace(0, w - 1, 64), np.full(64, h - 1.0)]),
-            np.column_stack([np.zeros(64), np.linspace(0, h - 1, 64)]),
-            np.column_stack([np.full(64, w - 1.0), np.linspace(0, h - 1, 64)]),
-        ])
+        border = np.concatenate(
+            [
+                np.column_stack([np.linspace(0, w - 1, 64), np.zeros(64)]),
+                np.column_stack([np.linspace(0, w - 1, 64), np.full(64, h - 1.0)]),
+                np.column_stack([np.zeros(64), np.linspace(0, h - 1, 64)]),
+                np.column_stack([np.full(64, w - 1.0), np.linspace(0, h - 1, 64)]),
+            ]
+        )
         ideal = camera.undistort_points(border)
-        overshoot = max(-ideal[:, 0].min(), -ideal[:, 1].min(), ideal[:, 0].max() - (w - 1), ideal[:, 1].max() - (h - 1), 0)
+        overshoot = max(
+            -ideal[:, 0].min(),
+            -ideal[:, 1].min(),
+            ideal[:, 0].max() - (w - 1),
+            ideal[:, 1].max() - (h - 1),
+            0,
+        )
         return int(np.ceil(overshoot)) + 4
 
     def _distortion_maps(self) -> tuple[np.ndarray, np.ndarray]:

@@ -94,7 +94,9 @@ class SequenceOptions:
                 f"{self.width}x{self.height}, supersample={self.supersample}"
             )
         if not 0 < self.trajectory.max_tilt_rad <= math.radians(85):
-            raise InvalidInputError(f"max_tilt_rad: expected (0, 85 degrees], got {self.trajectory.max_tilt_rad!r}")
+            raise InvalidInputError(
+                f"max_tilt_rad: expected (0, 85 degrees], got {self.trajectory.max_tilt_rad!r}"
+            )
 
     def camera(self) -> Camera:
         """The sequence's camera: square pixels, centred principal point, optional distortion."""
@@ -112,7 +114,7 @@ def visible_area_px(target: Target, camera: Camera, T_cam_obj: Pose) -> int:
     points_cam = T_cam_obj.apply(np.asarray(target.mesh.vertices, dtype=np.float64))
     if np.any(points_cam[:, 2] <= 1e-6):
         return -1  # the object crosses the camera plane: no silhouette to count
-    pixels = camera.without_distortion().project(points_cam) + [w, h]
+    pixels = [*camera.without_distortion().project(points_cam), w, h]
     canvas = np.zeros((3 * h, 3 * w), np.uint8)
     triangles = np.round(pixels[np.asarray(target.mesh.faces)] * 4).astype(np.int32)
     cv2.fillPoly(canvas, list(triangles), 1, cv2.LINE_8, 2)
@@ -132,8 +134,13 @@ def _options_json(options: SequenceOptions) -> dict[str, Any]:
     return data
 
 
-def render_sequence(target: Target, out: str | os.PathLike[str], options: SequenceOptions = SequenceOptions(),
-                    markers: list[dict[str, Any]] | None = None, progress: bool = True) -> Path:
+def render_sequence(
+    target: Target,
+    out: str | os.PathLike[str],
+    options: SequenceOptions = SequenceOptions(),
+    markers: list[dict[str, Any]] | None = None,
+    progress: bool = True,
+) -> Path:
     """Render ``target`` along a random trajectory and write a sequence folder at ``out``.
 
     Args:
@@ -154,8 +161,15 @@ def render_sequence(target: Target, out: str | os.PathLike[str], options: Sequen
     w, h = options.width, options.height
     fov_y = 2 * math.atan(h / 2 / camera.fy)
     subframes = BLUR_SUBFRAMES if options.motion_blur else 1
-    poses = random_trajectory(options.frames * subframes, options.fps * subframes, target.diameter_m,
-                              options.fov_x_rad, fov_y, options.trajectory, rng)
+    poses = random_trajectory(
+        options.frames * subframes,
+        options.fps * subframes,
+        target.diameter_m,
+        options.fov_x_rad,
+        fov_y,
+        options.trajectory,
+        rng,
+    )
     exclude = tuple(target.name.split("+"))
     backdrop = background(options.background, w, h, rng, exclude=exclude)
     light_phase = rng.uniform(0, 2 * np.pi, 3)
@@ -173,7 +187,9 @@ def render_sequence(target: Target, out: str | os.PathLike[str], options: Sequen
         scene_info: dict[str, Any] = {}
         gt_writer = PoseWriter(tmp / "gt.jsonl")
         try:
-            for i in tqdm(range(options.frames), desc=f"rendering {out.name}", unit="frame", disable=not progress):
+            for i in tqdm(
+                range(options.frames), desc=f"rendering {out.name}", unit="frame", disable=not progress
+            ):
                 exposure = poses[i * subframes : (i + 1) * subframes]
                 T_cam_obj = exposure[len(exposure) // 2]
                 image = np.zeros((h, w, 3), np.float32)
@@ -198,31 +214,60 @@ def render_sequence(target: Target, out: str | os.PathLike[str], options: Sequen
                 visib_fract = float(visible.sum() / area) if area > 0 else 0.0
                 visib_fract = min(visib_fract, 1.0)
                 R_row_major = T_cam_obj.rotation.ravel().tolist()
-                scene_gt[str(i)] = [{"cam_R_m2c": R_row_major, "cam_t_m2c": (T_cam_obj.translation * 1000).tolist(), "obj_id": 1}]
+                scene_gt[str(i)] = [
+                    {
+                        "cam_R_m2c": R_row_major,
+                        "cam_t_m2c": (T_cam_obj.translation * 1000).tolist(),
+                        "obj_id": 1,
+                    }
+                ]
                 scene_camera[str(i)] = {"cam_K": camera.K.ravel().tolist(), "depth_scale": DEPTH_SCALE_MM}
-                scene_info[str(i)] = [{
-                    "visib_fract": visib_fract, "px_count_all": max(area, 0), "px_count_visib": int(visible.sum()),
-                    "bbox_obj": _bbox(mask), "bbox_visib": _bbox(visible),
-                }]
+                scene_info[str(i)] = [
+                    {
+                        "visib_fract": visib_fract,
+                        "px_count_all": max(area, 0),
+                        "px_count_visib": int(visible.sum()),
+                        "bbox_obj": _bbox(mask),
+                        "bbox_visib": _bbox(visible),
+                    }
+                ]
                 state = "tracking" if visible.any() else "lost"
-                gt_writer.write(FramePoses(i, 1000.0 * timestamp_s, (ObjectPose(target.name, state, T_cam_obj, confidence=1.0),)))
+                gt_writer.write(
+                    FramePoses(
+                        i, 1000.0 * timestamp_s, (ObjectPose(target.name, state, T_cam_obj, confidence=1.0),)
+                    )
+                )
                 if options.depth:
                     depth = np.round(sharp.depth_m * 1000.0 / DEPTH_SCALE_MM)
-                    cv2.imwrite(str(tmp / "depth" / f"{i:06d}.png"), np.clip(depth, 0, 65535).astype(np.uint16))
+                    cv2.imwrite(
+                        str(tmp / "depth" / f"{i:06d}.png"), np.clip(depth, 0, 65535).astype(np.uint16)
+                    )
                 if options.masks:
                     cv2.imwrite(str(tmp / "mask" / f"{i:06d}_000000.png"), mask.astype(np.uint8) * 255)
-                    cv2.imwrite(str(tmp / "mask_visib" / f"{i:06d}_000000.png"), visible.astype(np.uint8) * 255)
+                    cv2.imwrite(
+                        str(tmp / "mask_visib" / f"{i:06d}_000000.png"), visible.astype(np.uint8) * 255
+                    )
         finally:
             writer.release()
             renderer.close()
             gt_writer.close()
         camera.save(tmp / "camera.yaml")
         target.save(tmp / "target")
-        for name, content in (("scene_gt.json", scene_gt), ("scene_camera.json", scene_camera), ("scene_gt_info.json", scene_info)):
+        for name, content in (
+            ("scene_gt.json", scene_gt),
+            ("scene_camera.json", scene_camera),
+            ("scene_gt_info.json", scene_info),
+        ):
             (tmp / name).write_text(json.dumps(content) + "\n")
         meta = {
-            "format": FORMAT_NAME, "version": 1, "frames": options.frames, "fps": options.fps,
-            "target": "target", "object_id": 1, "options": _options_json(options), "markers": markers or [],
+            "format": FORMAT_NAME,
+            "version": 1,
+            "frames": options.frames,
+            "fps": options.fps,
+            "target": "target",
+            "object_id": 1,
+            "options": _options_json(options),
+            "markers": markers or [],
         }
         (tmp / "sequence.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out

@@ -11,16 +11,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..targets.planar import image_points_obj, planar_target
 from ..target import Target
+from ..targets.planar import image_points_obj, planar_target
 
 __all__ = ["MARKER_DICTIONARY", "marker_sheet"]
 
 MARKER_DICTIONARY = "DICT_4X4_50"
 
 
-def marker_sheet(photo: str = "astronaut", marker_id: int = 7, width_m: float = 0.297,
-                 pixels_per_m: float = 3000.0) -> tuple[Target, list[dict[str, Any]]]:
+def marker_sheet(
+    photo: str = "astronaut", marker_id: int = 7, width_m: float = 0.297, pixels_per_m: float = 3000.0
+) -> tuple[Target, list[dict[str, Any]]]:
     """A landscape sheet ``width_m`` wide (A4 by default): a scikit-image photo on the left two
     thirds, a black-bordered ArUco marker on the right third, on white paper.
 
@@ -30,8 +31,8 @@ def marker_sheet(photo: str = "astronaut", marker_id: int = 7, width_m: float = 
     """
     from skimage import data
 
-    w = int(round(width_m * pixels_per_m))
-    h = int(round(w * 210 / 297))
+    w = round(width_m * pixels_per_m)
+    h = round(w * 210 / 297)
     sheet = np.full((h, w, 3), 255, np.uint8)
     margin = w // 30
     picture = cv2.cvtColor(getattr(data, photo)(), cv2.COLOR_RGB2BGR)

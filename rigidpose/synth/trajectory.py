@@ -44,7 +44,9 @@ class TrajectoryOptions:
     keyframe_s: float = 1.2
 
 
-def look_at_pose(eye_obj: np.ndarray, target_obj: np.ndarray, down_obj: np.ndarray, roll_rad: float = 0.0) -> Pose:
+def look_at_pose(
+    eye_obj: np.ndarray, target_obj: np.ndarray, down_obj: np.ndarray, roll_rad: float = 0.0
+) -> Pose:
     """``T_cam_obj`` of a camera at ``eye_obj`` looking at ``target_obj`` (object frame, metres),
     with the image's downward direction as close as possible to ``down_obj``, then rolled by
     ``roll_rad`` about the viewing axis."""
@@ -61,10 +63,11 @@ def look_at_pose(eye_obj: np.ndarray, target_obj: np.ndarray, down_obj: np.ndarr
     return Pose(R_obj_cam, eye_obj).inv()
 
 
-def _smooth_signal(rng: np.random.Generator, frames: int, fps: float, keyframe_s: float,
-                   low: float, high: float) -> np.ndarray:
+def _smooth_signal(
+    rng: np.random.Generator, frames: int, fps: float, keyframe_s: float, low: float, high: float
+) -> np.ndarray:
     """(frames,) smooth random values in [low, high]."""
-    step = max(2, int(round(keyframe_s * fps)))
+    step = max(2, round(keyframe_s * fps))
     keys = rng.uniform(low, high, size=frames // step + 3)
     positions = np.arange(len(keys)) * step
     dense = np.interp(np.arange(frames + 2 * step), positions, keys)
@@ -76,13 +79,22 @@ def _smooth_signal(rng: np.random.Generator, frames: int, fps: float, keyframe_s
     return np.clip(smooth[step : step + frames], low, high)
 
 
-def random_trajectory(frames: int, fps: float, diameter_m: float, fov_x_rad: float, fov_y_rad: float,
-                      options: TrajectoryOptions, rng: np.random.Generator) -> list[Pose]:
+def random_trajectory(
+    frames: int,
+    fps: float,
+    diameter_m: float,
+    fov_x_rad: float,
+    fov_y_rad: float,
+    options: TrajectoryOptions,
+    rng: np.random.Generator,
+) -> list[Pose]:
     """``frames`` poses ``T_cam_obj`` sampled at ``fps``; see ``TrajectoryOptions``."""
     o = options
     distance = _smooth_signal(rng, frames, fps, o.keyframe_s, *o.distance) * diameter_m
     tilt = _smooth_signal(rng, frames, fps, o.keyframe_s, 0.0, o.max_tilt_rad)
-    azimuth = np.cumsum(_smooth_signal(rng, frames, fps, o.keyframe_s, -1.5, 1.5)) / fps + rng.uniform(0, 2 * np.pi)
+    azimuth = np.cumsum(_smooth_signal(rng, frames, fps, o.keyframe_s, -1.5, 1.5)) / fps + rng.uniform(
+        0, 2 * np.pi
+    )
     roll = _smooth_signal(rng, frames, fps, o.keyframe_s, -o.max_roll_rad, o.max_roll_rad)
     offset_x = _smooth_signal(rng, frames, fps, o.keyframe_s, -o.max_offset, o.max_offset)
     offset_y = _smooth_signal(rng, frames, fps, o.keyframe_s, -o.max_offset, o.max_offset)
@@ -103,11 +115,13 @@ def random_trajectory(frames: int, fps: float, diameter_m: float, fov_x_rad: flo
 
     poses = []
     for i in t:
-        direction = np.array([
-            math.sin(tilt[i]) * math.cos(azimuth[i]),
-            math.sin(tilt[i]) * math.sin(azimuth[i]),
-            -math.cos(tilt[i]),
-        ])
+        direction = np.array(
+            [
+                math.sin(tilt[i]) * math.cos(azimuth[i]),
+                math.sin(tilt[i]) * math.sin(azimuth[i]),
+                -math.cos(tilt[i]),
+            ]
+        )
         look = np.array([look_jitter[i], -look_jitter[i], 0.0])
         T_cam_obj = look_at_pose(look + distance[i] * direction, look, np.array([0.0, 1.0, 0.0]), roll[i])
         # Pan the camera so the look-at point appears at the requested offset from the centre.

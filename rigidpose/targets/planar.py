@@ -35,7 +35,11 @@ def image_points_obj(pixels: np.ndarray, image_size: tuple[int, int], width_m: f
     scale = width_m / w
     pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
     return np.column_stack(
-        [(pixels[:, 0] + 0.5 - w / 2.0) * scale, (pixels[:, 1] + 0.5 - h / 2.0) * scale, np.zeros(len(pixels))]
+        [
+            (pixels[:, 0] + 0.5 - w / 2.0) * scale,
+            (pixels[:, 1] + 0.5 - h / 2.0) * scale,
+            np.zeros(len(pixels)),
+        ]
     )
 
 
