@@ -114,7 +114,7 @@ def visible_area_px(target: Target, camera: Camera, T_cam_obj: Pose) -> int:
     points_cam = T_cam_obj.apply(np.asarray(target.mesh.vertices, dtype=np.float64))
     if np.any(points_cam[:, 2] <= 1e-6):
         return -1  # the object crosses the camera plane: no silhouette to count
-    pixels = [*camera.without_distortion().project(points_cam), w, h]
+    pixels = camera.without_distortion().project(points_cam) + [w, h]
     canvas = np.zeros((3 * h, 3 * w), np.uint8)
     triangles = np.round(pixels[np.asarray(target.mesh.faces)] * 4).astype(np.int32)
     cv2.fillPoly(canvas, list(triangles), 1, cv2.LINE_8, 2)
