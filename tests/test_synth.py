@@ -10,6 +10,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO
 
 import rigidpose as rp
 from rigidpose.synth import SequenceOptions, TrajectoryOptions, render_sequence
@@ -173,3 +174,28 @@ def test_bad_options_are_clear():
         SequenceOptions(background="space")
     with pytest.raises(rp.InvalidInputError, match="max_tilt_rad"):
         SequenceOptions(trajectory=TrajectoryOptions(max_tilt_rad=math.radians(89)))
+
+
+def test_untextured_mesh_silhouette_matches_projection():
+    target = rp.Target.from_mesh_file(REPO / "meshes" / "box.ply", units="cm", name="box")
+    camera = rp.Camera.from_intrinsics(600.0, 580.0, 322.0, 236.0, 640, 480)
+    T_cam_obj = rp.Pose.from_rvec_tvec([2.2, -0.3, 0.4], [-0.08, -0.05, 0.9])
+    renderer = TargetRenderer(target, camera)
+    try:
+        view = renderer.render(T_cam_obj)
+    finally:
+        renderer.close()
+    rendered = view.alpha > 0.5
+    pixels = camera.project(T_cam_obj.apply(np.asarray(target.mesh.vertices)))
+    projected = np.zeros((480, 640), np.uint8)
+    for triangle in np.round(pixels[target.mesh.faces] * 16).astype(np.int32):
+        cv2.fillConvexPoly(projected, triangle, 1, cv2.LINE_8, 4)
+    projected = projected.astype(bool)
+    assert rendered.sum() > 10_000  # the box covers a good part of the frame (about 14k px)
+    # the rendered silhouette agrees with the projected triangles to within a pixel everywhere
+    kernel = np.ones((3, 3), np.uint8)
+    inner = cv2.erode(projected.astype(np.uint8), kernel).astype(bool)
+    outer = cv2.dilate(projected.astype(np.uint8), kernel).astype(bool)
+    assert np.all(rendered[inner]) and not np.any(rendered & ~outer)
+    # lit faces differ in brightness, so the shape reads as a box
+    assert np.ptp(view.color[rendered].mean(axis=1)) > 0.15

@@ -23,6 +23,13 @@ from ..target import Target
 
 __all__ = ["RenderedView", "TargetRenderer"]
 
+# The light shines from above and to the left of the camera (35 and 25 degrees), so faces of an
+# untextured mesh differ in brightness.
+_KEY_LIGHT_FROM_CAMERA = (
+    Pose.from_rvec_tvec([np.radians(35), 0.0, 0.0], np.zeros(3))
+    @ Pose.from_rvec_tvec([0.0, np.radians(-25), 0.0], np.zeros(3))
+).as_matrix()
+
 
 @dataclass(frozen=True)
 class RenderedView:
@@ -80,11 +87,15 @@ class TargetRenderer:
             for primitive in mesh.primitives:  # trimesh's default material dims textures to 40 %
                 primitive.material.baseColorFactor = np.ones(4)
         else:
+            import trimesh
+
+            surface = target.mesh.copy()
+            trimesh.repair.fix_normals(surface)  # consistent outward faces light correctly
             rgb = (base_color[2], base_color[1], base_color[0], 1.0)
             material = pyrender.MetallicRoughnessMaterial(
-                baseColorFactor=rgb, metallicFactor=0.0, roughnessFactor=0.8
+                baseColorFactor=rgb, metallicFactor=0.0, roughnessFactor=0.8, doubleSided=True
             )
-            mesh = pyrender.Mesh.from_trimesh(target.mesh, material=material, smooth=False)
+            mesh = pyrender.Mesh.from_trimesh(surface, material=material, smooth=False)
         self._scene.add(mesh)
         self._camera_node = self._scene.add(intrinsics_camera(self._render_camera, 0.01, 100.0))
         self._light_node = self._scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0))
@@ -125,7 +136,7 @@ class TargetRenderer:
         pyrender = import_pyrender()
         camera_pose = gl_camera_pose(T_cam_obj)  # the object sits at the world origin
         self._scene.set_pose(self._camera_node, camera_pose)
-        self._scene.set_pose(self._light_node, camera_pose)
+        self._scene.set_pose(self._light_node, camera_pose @ _KEY_LIGHT_FROM_CAMERA)
         rgba, depth = self._renderer.render(self._scene, flags=self._flags | pyrender.RenderFlags.RGBA)
         # The background is (0, 0, 0, 0), so the colour is already premultiplied by coverage and
         # averages correctly when shrunk; depth is taken from one sample per output pixel.

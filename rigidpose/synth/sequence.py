@@ -117,7 +117,8 @@ def visible_area_px(target: Target, camera: Camera, T_cam_obj: Pose) -> int:
     pixels = camera.without_distortion().project(points_cam) + [w, h]
     canvas = np.zeros((3 * h, 3 * w), np.uint8)
     triangles = np.round(pixels[np.asarray(target.mesh.faces)] * 4).astype(np.int32)
-    cv2.fillPoly(canvas, list(triangles), 1, cv2.LINE_8, 2)
+    for triangle in triangles:  # one by one: fillPoly on many would cancel where they overlap
+        cv2.fillConvexPoly(canvas, triangle, 1, cv2.LINE_8, 2)
     return int(canvas.sum())
 
 
@@ -169,6 +170,7 @@ def render_sequence(
         fov_y,
         options.trajectory,
         rng,
+        center_obj=np.asarray(target.mesh.bounds, dtype=np.float64).mean(axis=0),
     )
     exclude = tuple(target.name.split("+"))
     backdrop = background(options.background, w, h, rng, exclude=exclude)

@@ -87,8 +87,14 @@ def random_trajectory(
     fov_y_rad: float,
     options: TrajectoryOptions,
     rng: np.random.Generator,
+    center_obj: np.ndarray | None = None,
 ) -> list[Pose]:
-    """``frames`` poses ``T_cam_obj`` sampled at ``fps``; see ``TrajectoryOptions``."""
+    """``frames`` poses ``T_cam_obj`` sampled at ``fps``; see ``TrajectoryOptions``.
+
+    ``center_obj`` (3,) metres is the point the camera circles, by default the object origin;
+    pass the mesh's bounding-box centre for meshes whose origin is elsewhere.
+    """
+    center = np.zeros(3) if center_obj is None else np.asarray(center_obj, dtype=np.float64)
     o = options
     distance = _smooth_signal(rng, frames, fps, o.keyframe_s, *o.distance) * diameter_m
     tilt = _smooth_signal(rng, frames, fps, o.keyframe_s, 0.0, o.max_tilt_rad)
@@ -122,7 +128,7 @@ def random_trajectory(
                 -math.cos(tilt[i]),
             ]
         )
-        look = np.array([look_jitter[i], -look_jitter[i], 0.0])
+        look = center + np.array([look_jitter[i], -look_jitter[i], 0.0])
         T_cam_obj = look_at_pose(look + distance[i] * direction, look, np.array([0.0, 1.0, 0.0]), roll[i])
         # Pan the camera so the look-at point appears at the requested offset from the centre.
         ray = np.array([offset_x[i] * math.tan(fov_x_rad / 2), offset_y[i] * math.tan(fov_y_rad / 2), 1.0])
