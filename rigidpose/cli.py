@@ -105,12 +105,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     """Run trackers over ground-truth sequences; print a table, write bench.json and plots."""
-    from rigidpose.eval.bench import DEFAULT_SUITE, TRACKERS, default_suite, run_bench
+    from rigidpose.eval.bench import DEFAULT_SUITE, TRACKERS, check_trackers, default_suite, run_bench
 
     trackers = args.tracker or list(TRACKERS)
-    for name in trackers:
-        if name not in TRACKERS:
-            raise rp.InvalidInputError(f"--tracker: expected one of {', '.join(TRACKERS)}, got {name!r}")
+    check_trackers(trackers)  # before the default suite is rendered
     sequences = list(args.sequences)
     if not sequences or args.suite:
         print(f"default suite: {', '.join(DEFAULT_SUITE)} (rendered on first use, then cached)")

@@ -198,7 +198,7 @@ class FrameSource:
             yield from self._iter_capture()
 
     def _iter_images(self) -> Iterator[Frame]:
-        assert self.fps is not None
+        fps = self.fps or 30.0
         index = 0
         for path in self._paths:
             try:
@@ -208,7 +208,7 @@ class FrameSource:
                     raise
                 logger.warning("%s: cannot decode image, skipped", path)
                 continue
-            yield Frame(index, index * 1000.0 / self.fps, image)
+            yield Frame(index, index * 1000.0 / fps, image)
             index += 1
 
     def _iter_capture(self) -> Iterator[Frame]:

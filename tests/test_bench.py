@@ -85,7 +85,7 @@ def test_table_shows_missing_values_as_dashes():
     [
         (
             ["bench", "--tracker", "magic", "x"],
-            "--tracker: expected one of baseline-aruco, baseline-orb, got 'magic'",
+            "tracker: expected one of baseline-aruco, baseline-orb, got 'magic'",
         ),
         (["bench", "--tracker", "baseline-orb", "nowhere"], "nowhere: not a sequence folder"),
         (["synth", "--out", "o", "--tilt-deg", "89"], "--tilt-deg: expected a value in (0, 85], got 89.0"),

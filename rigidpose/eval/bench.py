@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_SUITE",
     "TRACKERS",
     "GroundTruth",
+    "check_trackers",
     "default_suite",
     "evaluate",
     "load_ground_truth",
@@ -113,6 +114,13 @@ TRACKERS: dict[str, TrackerFactory] = {
     "baseline-orb": lambda gt: OrbBaseline(gt.target, gt.camera),
 }
 """Tracker name -> factory taking the sequence (its target, camera and printed markers)."""
+
+
+def check_trackers(names: Sequence[str]) -> None:
+    """``InvalidInputError`` listing the valid names unless every name is a known tracker."""
+    for name in names:
+        if name not in TRACKERS:
+            raise InvalidInputError(f"tracker: expected one of {', '.join(TRACKERS)}, got {name!r}")
 
 
 # -- the default suite -------------------------------------------------------------------------
@@ -210,8 +218,7 @@ def evaluate(tracker_name: str, gt: GroundTruth, progress: bool = True) -> dict[
     """Run one tracker over one sequence; the row of the table plus per-frame series."""
     from tqdm import tqdm
 
-    if tracker_name not in TRACKERS:
-        raise InvalidInputError(f"tracker: expected one of {', '.join(TRACKERS)}, got {tracker_name!r}")
+    check_trackers([tracker_name])
     tracker = TRACKERS[tracker_name](gt)
     frames = len(gt.T_cam_obj)
     estimates: list[Pose | None] = [None] * frames
@@ -402,9 +409,7 @@ def run_bench(
 
     import cv2
 
-    for name in trackers:
-        if name not in TRACKERS:
-            raise InvalidInputError(f"tracker: expected one of {', '.join(TRACKERS)}, got {name!r}")
+    check_trackers(trackers)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results = []

@@ -11,6 +11,8 @@ import math
 import cv2
 import numpy as np
 
+from ..errors import InvalidInputError
+
 __all__ = ["BACKGROUNDS", "HandOccluder", "background", "lighting_gain", "sensor_noise"]
 
 BACKGROUNDS = ("plain", "procedural", "photo")
@@ -60,7 +62,7 @@ def background(
         y = int(rng.integers(0, photo.shape[0] - height + 1))
         x = int(rng.integers(0, photo.shape[1] - width + 1))
         return np.ascontiguousarray(photo[y : y + height, x : x + width])
-    raise ValueError(f"background: expected one of {', '.join(BACKGROUNDS)}, got {kind!r}")
+    raise InvalidInputError(f"background: expected one of {', '.join(BACKGROUNDS)}, got {kind!r}")
 
 
 def lighting_gain(width: int, height: int, t: float, seed_phase: np.ndarray) -> np.ndarray:
