@@ -1,0 +1,182 @@
+"""2D-3D matches to a pose: robust PnP, the planar two-fold ambiguity, and refinement.
+
+``solve_pose(points_obj, pixels, camera)`` returns a ``PoseEstimate`` or None (too few matches or
+too few inliers: an expected failure is a value, not an exception). Steps:
+
+1. RANSAC over minimal sets (OpenCV's USAC with MAGSAC++ scoring by default), lens distortion
+   honoured throughout.
+2. For a planar point set, both IPPE solutions are computed on the inliers. A view of a plane
+   often fits two mirror-like poses almost equally well (the "flip"); the one with the smaller
+   reprojection error wins only when clearly better, otherwise the one closer to ``T_prior``
+   (the previous frame's pose) wins, and confidence drops when neither tells them apart.
+3. Levenberg-Marquardt refinement on the inliers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ._validate import as_array, check_choice
+from .camera import Camera
+from .errors import InvalidInputError
+from .geometry import Pose, pose_distance
+
+__all__ = ["PoseEstimate", "SolveOptions", "solve_pose"]
+
+_METHODS = {"magsac": cv2.USAC_MAGSAC, "ransac": cv2.SOLVEPNP_ITERATIVE, "sqpnp": cv2.SOLVEPNP_SQPNP}
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How ``solve_pose`` works.
+
+    Attributes:
+        method: ``magsac`` (OpenCV USAC, MAGSAC++), ``ransac`` (classic, iterative PnP) or
+            ``sqpnp`` (classic RANSAC with SQPnP).
+        threshold_px: inlier threshold on the reprojection error, pixels.
+        confidence: RANSAC's confidence that an all-inlier sample was drawn.
+        max_iterations: RANSAC's iteration bound.
+        min_inliers: fewer inliers than this gives None.
+        ambiguity_ratio: for planar sets, the second IPPE solution is rejected on reprojection
+            alone when its error is this many times the first's.
+        refine: Levenberg-Marquardt on the inliers.
+    """
+
+    method: str = "magsac"
+    threshold_px: float = 3.0
+    confidence: float = 0.999
+    max_iterations: int = 1000
+    min_inliers: int = 10
+    ambiguity_ratio: float = 1.5
+    refine: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice(self.method, "method", tuple(_METHODS))
+        if self.min_inliers < 4 or self.threshold_px <= 0 or not 0 < self.confidence < 1:
+            raise InvalidInputError(
+                f"expected min_inliers >= 4, threshold_px > 0 and confidence in (0, 1), got "
+                f"{self.min_inliers}, {self.threshold_px}, {self.confidence}"
+            )
+
+
+@dataclass(frozen=True)
+class PoseEstimate:
+    """A solved pose.
+
+    Attributes:
+        T_cam_obj: object frame -> camera frame, metres.
+        inliers: (K,) int64 indices into the matches that support the pose.
+        reproj_error_px: RMS reprojection error of the inliers, pixels.
+        confidence: in [0, 1], from the inlier count and share and, for planar sets, how clearly
+            the flip was ruled out.
+        ambiguous: a planar set whose two solutions fit about equally well.
+    """
+
+    T_cam_obj: Pose
+    inliers: np.ndarray
+    reproj_error_px: float
+    confidence: float
+    ambiguous: bool = False
+
+
+def _plane_frame(points_obj: np.ndarray) -> Pose | None:
+    """``T_obj_plane`` putting coplanar points on z = 0 of a plane frame, or None when the points
+    are not coplanar (thinnest extent below 1e-3 of the largest)."""
+    centre = points_obj.mean(axis=0)
+    _, singular, vt = np.linalg.svd(points_obj - centre, full_matrices=False)
+    if singular[0] <= 0 or singular[2] > 1e-3 * singular[0]:
+        return None
+    rotation = vt.T.copy()
+    if np.linalg.det(rotation) < 0:
+        rotation[:, 2] *= -1
+    return Pose(rotation, centre)
+
+
+def _rms_px(camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray) -> float:
+    residuals = camera.project(T_cam_obj.apply(points_obj)) - pixels
+    return float(np.sqrt(np.mean(np.sum(residuals**2, axis=1))))
+
+
+def solve_pose(
+    points_obj: np.ndarray,
+    pixels: np.ndarray,
+    camera: Camera,
+    options: SolveOptions = SolveOptions(),
+    T_prior: Pose | None = None,
+) -> PoseEstimate | None:
+    """Robust pose from 2D-3D matches.
+
+    Args:
+        points_obj: (N, 3) metres, object frame.
+        pixels: (N, 2) pixels where each point is seen (distorted image coordinates).
+        camera: intrinsics and distortion of the image.
+        options: see ``SolveOptions``.
+        T_prior: the pose expected (e.g. the last frame's ``T_cam_obj``); breaks planar ties.
+    Returns:
+        A ``PoseEstimate``, or None when there are too few matches or inliers or the solution
+        lies behind the camera.
+    """
+    points_obj = as_array(points_obj, "points_obj", ("N", 3))
+    pixels = as_array(pixels, "pixels", ("N", 2))
+    if len(points_obj) != len(pixels):
+        raise InvalidInputError(f"pixels: expected one per point ({len(points_obj)}), got {len(pixels)}")
+    if len(points_obj) < options.min_inliers:
+        return None
+
+    flags = _METHODS[options.method]
+    ok, rvec, tvec, inliers = cv2.solvePnPRansac(
+        points_obj,
+        pixels,
+        camera.K,
+        camera.dist_coeffs,
+        iterationsCount=options.max_iterations,
+        reprojectionError=options.threshold_px,
+        confidence=options.confidence,
+        flags=flags,
+    )
+    if not ok or inliers is None or len(inliers) < options.min_inliers:
+        return None
+    inliers = np.sort(inliers.ravel().astype(np.int64))
+    T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
+    inlier_obj, inlier_px = points_obj[inliers], pixels[inliers]
+
+    ambiguous, flip_margin = False, 1.0
+    T_obj_plane = _plane_frame(inlier_obj)
+    if T_obj_plane is not None:
+        points_plane = T_obj_plane.inv().apply(inlier_obj)
+        points_plane[:, 2] = 0.0
+        count, rvecs, tvecs, errors = cv2.solvePnPGeneric(
+            points_plane, inlier_px, camera.K, camera.dist_coeffs, flags=cv2.SOLVEPNP_IPPE
+        )
+        candidates = [Pose.from_rvec_tvec(rvecs[k], tvecs[k]) @ T_obj_plane.inv() for k in range(count)]
+        errors = [_rms_px(camera, T, inlier_obj, inlier_px) for T in candidates]
+        order = np.argsort(errors)
+        best = candidates[order[0]]
+        if len(candidates) == 2:
+            first, second = errors[order[0]], errors[order[1]]
+            flip_margin = min(1.0, (second / max(first, 1e-9) - 1.0) / (options.ambiguity_ratio - 1.0))
+            if second < options.ambiguity_ratio * max(first, 0.05):
+                ambiguous = True
+                if T_prior is not None:
+                    best = min(candidates, key=lambda T: pose_distance(T, T_prior).rotation_rad)
+        T_cam_obj = best
+
+    if options.refine:
+        rvec, tvec = T_cam_obj.as_rvec_tvec()
+        rvec, tvec = cv2.solvePnPRefineLM(
+            inlier_obj, inlier_px, camera.K, camera.dist_coeffs, rvec.copy(), tvec.copy()
+        )
+        T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
+    if np.any(T_cam_obj.apply(inlier_obj)[:, 2] <= 0):
+        return None
+
+    error = _rms_px(camera, T_cam_obj, inlier_obj, inlier_px)
+    support = min(1.0, len(inliers) / (3.0 * options.min_inliers)) * min(
+        1.0, 2.0 * len(inliers) / len(points_obj)
+    )
+    fit = float(np.exp(-((error / options.threshold_px) ** 2)))
+    confidence = support * fit * (0.5 + 0.5 * max(flip_margin, 0.0) if ambiguous and T_prior is None else 1.0)
+    return PoseEstimate(T_cam_obj, inliers, error, float(np.clip(confidence, 0.0, 1.0)), ambiguous)
