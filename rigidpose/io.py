@@ -164,6 +164,9 @@ class FrameSource:
             self._open_video(path)
 
     def _open_video(self, path: Path) -> None:
+        # FFmpeg prints every recoverable decoding hiccup to stderr; we report what matters (a
+        # video that ends early) ourselves. Set OPENCV_FFMPEG_LOGLEVEL to see them again.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # AV_LOG_FATAL
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
             capture.release()
