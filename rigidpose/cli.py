@@ -55,6 +55,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_target_from_image(args: argparse.Namespace) -> int:
+    """Make a planar target (paper sheet, poster, book cover) from a scan or photo and its printed width."""
+    from rigidpose.targets import planar_target
+
+    image = rp.io.read_image(args.image)
+    name = args.name or Path(args.image).stem
+    target = planar_target(image, args.width_m, name=name, features=args.features)
+    target.save(args.out)
+    height_m = target.mesh.extents[1]
+    print(
+        f"wrote {args.out}: target {name!r}, {args.width_m:.3f} x {height_m:.3f} m, "
+        f"{len(target.appearance)} {args.features} features from a {image.shape[1]}x{image.shape[0]} image"
+    )
+    return 0
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     """Render a ground-truth sequence of a target along a smooth random camera trajectory."""
     import math
@@ -136,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", help="file, folder, or webcam index")
     info.add_argument("--units", default="m", choices=tuple(rp.MESH_UNITS), help="length unit of a mesh file")
     info.set_defaults(run=_cmd_info)
+
+    target = commands.add_parser("target", help="make targets", description="Make targets.")
+    target_commands = target.add_subparsers(dest="target_command", metavar="KIND", required=True)
+    from_image = target_commands.add_parser(
+        "from-image", help="a planar target from an image", description=_cmd_target_from_image.__doc__
+    )
+    from_image.add_argument("image", help="scan or photo of the printed sheet, cropped to its edges")
+    from_image.add_argument("--width-m", type=float, required=True, help="printed width in metres")
+    from_image.add_argument("--out", required=True, help="target folder to write")
+    from_image.add_argument("--name", help="target name (default: the image's file name)")
+    from_image.add_argument(
+        "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
+    )
+    from_image.set_defaults(run=_cmd_target_from_image)
 
     synth = commands.add_parser(
         "synth", help="render a ground-truth sequence", description=_cmd_synth.__doc__

@@ -62,3 +62,42 @@ def test_import_is_light_and_fast():
     seconds, heavy = result.stdout.split(" ", 1)
     assert heavy.strip() == "[]"
     assert float(seconds) < 1.0
+
+
+def test_target_from_image(tmp_path, capsys):
+    image = BOX_DATA / "box_pose1.JPG"
+    assert (
+        main(
+            [
+                "target",
+                "from-image",
+                str(image),
+                "--width-m",
+                "0.3",
+                "--out",
+                str(tmp_path / "t"),
+                "--features",
+                "orb",
+            ]
+        )
+        == 0
+    )
+    assert "orb features from a 718x480 image" in capsys.readouterr().out
+    target = rp.Target.load(tmp_path / "t")
+    assert target.appearance.detector == "orb" and target.name == "box_pose1"
+    assert target.mesh.extents[0] == pytest.approx(0.3)
+    # corners of the sheet in the object frame: origin at the centre, y down, on z = 0
+    assert target.keypoints_obj[0].tolist() == pytest.approx([-0.15, -0.3 * 480 / 718 / 2, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--width-m", "0.3"], "no such image file"),
+        (["--width-m", "0"], "width_m: expected a positive number, got 0.0"),
+    ],
+)
+def test_target_from_image_mistakes(tmp_path, args, message):
+    image = "missing.png" if "no such" in message else str(BOX_DATA / "box_pose1.JPG")
+    result = run_cli("target", "from-image", image, *args, "--out", str(tmp_path / "t"))
+    assert result.returncode == 1 and message in result.stderr and not (tmp_path / "t").exists()

@@ -13,7 +13,7 @@ import numpy as np
 from .._validate import check_positive
 from ..errors import InvalidInputError
 from ..io import as_bgr8
-from ..target import Target
+from ..target import Appearance, Target
 
 __all__ = ["image_points_obj", "planar_corners_obj", "planar_target"]
 
@@ -43,16 +43,26 @@ def image_points_obj(pixels: np.ndarray, image_size: tuple[int, int], width_m: f
     )
 
 
-def planar_target(image: np.ndarray, width_m: float, name: str = "sheet") -> Target:
+def planar_target(
+    image: np.ndarray,
+    width_m: float,
+    name: str = "sheet",
+    features: str | None = None,
+    max_features: int = 3000,
+) -> Target:
     """A target for a flat printed image: a textured rectangle ``width_m`` wide.
 
     Args:
         image: the printed image, (H, W, 3) BGR uint8 (gray and 16-bit are converted).
         width_m: printed width in metres; the height follows from the image's aspect ratio.
         name: the target's name.
+        features: ``sift``, ``orb`` or ``akaze`` to store local features of the image (found at
+            scales 1, 1/2 and 1/4, so the sheet is also found when small in the frame), or None.
+        max_features: features per scale.
     Returns:
         A ``Target`` with a two-triangle textured mesh facing -z (toward a camera in front),
-        the four corners as keypoints and the image as its reference image.
+        the four corners as keypoints, the image as its reference image and, with ``features``,
+        its appearance.
     """
     import trimesh
     from PIL import Image
@@ -73,4 +83,10 @@ def planar_target(image: np.ndarray, width_m: float, name: str = "sheet") -> Tar
         visual=trimesh.visual.TextureVisuals(uv=uv, image=texture),
         process=False,
     )
-    return Target(name=name, mesh=mesh, keypoints_obj=corners, reference_images=(bgr,))
+    appearance = None
+    if features is not None:
+        from ..detect.features import extract_features
+
+        pixels, descriptors = extract_features(bgr, features, max_features, scales=(1.0, 0.5, 0.25))
+        appearance = Appearance(features, descriptors, image_points_obj(pixels, (w, h), width_m))
+    return Target(name=name, mesh=mesh, keypoints_obj=corners, appearance=appearance, reference_images=(bgr,))
