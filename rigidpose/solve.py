@@ -24,7 +24,7 @@ from .camera import Camera
 from .errors import InvalidInputError
 from .geometry import Pose, pose_distance
 
-__all__ = ["PoseEstimate", "SolveOptions", "solve_pose"]
+__all__ = ["PoseEstimate", "SolveOptions", "reprojection_rms_px", "solve_pose"]
 
 _METHODS = {"magsac": cv2.USAC_MAGSAC, "ransac": cv2.SOLVEPNP_ITERATIVE, "sqpnp": cv2.SOLVEPNP_SQPNP}
 
@@ -95,7 +95,11 @@ def _plane_frame(points_obj: np.ndarray) -> Pose | None:
     return Pose(rotation, centre)
 
 
-def _rms_px(camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray) -> float:
+def reprojection_rms_px(
+    camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray
+) -> float:
+    """RMS distance between ``pixels`` (N, 2) and the projections of ``points_obj`` (N, 3, metres,
+    object frame) under ``T_cam_obj``, pixels."""
     residuals = camera.project(T_cam_obj.apply(points_obj)) - pixels
     return float(np.sqrt(np.mean(np.sum(residuals**2, axis=1))))
 
@@ -152,7 +156,7 @@ def solve_pose(
             points_plane, inlier_px, camera.K, camera.dist_coeffs, flags=cv2.SOLVEPNP_IPPE
         )
         candidates = [Pose.from_rvec_tvec(rvecs[k], tvecs[k]) @ T_obj_plane.inv() for k in range(count)]
-        errors = [_rms_px(camera, T, inlier_obj, inlier_px) for T in candidates]
+        errors = [reprojection_rms_px(camera, T, inlier_obj, inlier_px) for T in candidates]
         order = np.argsort(errors)
         best = candidates[order[0]]
         if len(candidates) == 2:
@@ -173,7 +177,7 @@ def solve_pose(
     if np.any(T_cam_obj.apply(inlier_obj)[:, 2] <= 0):
         return None
 
-    error = _rms_px(camera, T_cam_obj, inlier_obj, inlier_px)
+    error = reprojection_rms_px(camera, T_cam_obj, inlier_obj, inlier_px)
     support = min(1.0, len(inliers) / (3.0 * options.min_inliers)) * min(
         1.0, 2.0 * len(inliers) / len(points_obj)
     )

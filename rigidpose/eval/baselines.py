@@ -22,17 +22,11 @@ from ..camera import Camera
 from ..errors import InvalidInputError
 from ..geometry import Pose
 from ..io import Frame, ObjectPose
+from ..solve import reprojection_rms_px
 from ..target import Target
 from ..targets.planar import image_points_obj
 
 __all__ = ["ArucoBaseline", "OrbBaseline"]
-
-
-def _rms_reprojection_px(
-    camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray
-) -> float:
-    residuals = camera.project(T_cam_obj.apply(points_obj)) - pixels
-    return float(np.sqrt(np.mean(np.sum(residuals**2, axis=1))))
 
 
 class ArucoBaseline:
@@ -89,7 +83,7 @@ class ArucoBaseline:
                 if not ok:
                     break
                 T_cam_obj = Pose.from_rvec_tvec(rvec, tvec) @ self.T_marker_obj
-                error = _rms_reprojection_px(self.camera, T_cam_obj, self.corners_obj, pixels)
+                error = reprojection_rms_px(self.camera, T_cam_obj, self.corners_obj, pixels)
                 return [ObjectPose(self.target.name, "tracking", T_cam_obj, 4, error, 1.0)]
         return [ObjectPose(self.target.name, "searching")]
 
@@ -156,6 +150,6 @@ class OrbBaseline:
             return lost
         inliers = inliers.ravel()
         T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
-        error = _rms_reprojection_px(self.camera, T_cam_obj, points_obj[inliers], pixels[inliers])
+        error = reprojection_rms_px(self.camera, T_cam_obj, points_obj[inliers], pixels[inliers])
         confidence = min(1.0, len(inliers) / 100.0)
         return [ObjectPose(self.target.name, "tracking", T_cam_obj, len(inliers), error, confidence)]

@@ -129,12 +129,6 @@ def _bbox(mask: np.ndarray) -> list[int]:
     return [int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]
 
 
-def _options_json(options: SequenceOptions) -> dict[str, Any]:
-    data = dataclasses.asdict(options)
-    data["trajectory"]["distance"] = list(options.trajectory.distance)
-    return data
-
-
 def render_sequence(
     target: Target,
     out: str | os.PathLike[str],
@@ -268,7 +262,7 @@ def render_sequence(
             "fps": options.fps,
             "target": "target",
             "object_id": 1,
-            "options": _options_json(options),
+            "options": dataclasses.asdict(options),
             "markers": markers or [],
         }
         (tmp / "sequence.json").write_text(json.dumps(meta, indent=2) + "\n")
