@@ -166,8 +166,7 @@ def render_sequence(
         rng,
         center_obj=np.asarray(target.mesh.bounds, dtype=np.float64).mean(axis=0),
     )
-    exclude = tuple(target.name.split("+"))
-    backdrop = background(options.background, w, h, rng, exclude=exclude)
+    backdrop = background(options.background, w, h, rng, exclude=(target.name,))  # not the printed photo
     light_phase = rng.uniform(0, 2 * np.pi, 3)
     occluder = HandOccluder(w, h, options.frames, rng) if options.occlusion else None
 
@@ -207,8 +206,8 @@ def render_sequence(
                 writer.write((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
 
                 area = visible_area_px(target, camera, T_cam_obj)
-                visib_fract = float(visible.sum() / area) if area > 0 else 0.0
-                visib_fract = min(visib_fract, 1.0)
+                visible_px = int(visible.sum())
+                visib_fract = min(visible_px / area, 1.0) if area > 0 else 0.0
                 R_row_major = T_cam_obj.rotation.ravel().tolist()
                 scene_gt[str(i)] = [
                     {
@@ -222,12 +221,12 @@ def render_sequence(
                     {
                         "visib_fract": visib_fract,
                         "px_count_all": max(area, 0),
-                        "px_count_visib": int(visible.sum()),
+                        "px_count_visib": visible_px,
                         "bbox_obj": _bbox(mask),
                         "bbox_visib": _bbox(visible),
                     }
                 ]
-                state = "tracking" if visible.any() else "lost"
+                state = "tracking" if visible_px > 0 else "lost"
                 gt_writer.write(
                     FramePoses(
                         i, 1000.0 * timestamp_s, (ObjectPose(target.name, state, T_cam_obj, confidence=1.0),)
