@@ -95,9 +95,7 @@ def _plane_frame(points_obj: np.ndarray) -> Pose | None:
     return Pose(rotation, centre)
 
 
-def reprojection_rms_px(
-    camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray
-) -> float:
+def reprojection_rms_px(camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray, pixels: np.ndarray) -> float:
     """RMS distance between ``pixels`` (N, 2) and the projections of ``points_obj`` (N, 3, metres,
     object frame) under ``T_cam_obj``, pixels."""
     residuals = camera.project(T_cam_obj.apply(points_obj)) - pixels
