@@ -169,7 +169,12 @@ def solve_pose(
     if options.refine:
         rvec, tvec = T_cam_obj.as_rvec_tvec()
         rvec, tvec = cv2.solvePnPRefineLM(
-            inlier_obj, inlier_px, camera.K, camera.dist_coeffs, rvec.copy(), tvec.copy()
+            inlier_obj,
+            inlier_px,
+            camera.K,
+            camera.dist_coeffs,
+            rvec.reshape(3, 1).copy(),
+            tvec.reshape(3, 1).copy(),  # (3,) vectors are silently not refined
         )
         T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
     if np.any(T_cam_obj.apply(inlier_obj)[:, 2] <= 0):

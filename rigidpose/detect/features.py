@@ -124,6 +124,11 @@ class FeatureDetector:
     def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Observations:
         """Matches between the frame (BGR or gray) and the target's features."""
         pixels, descriptors = extract_features(image, self.options.kind, self.options.max_features, mask=mask)
+        return self.match(pixels, descriptors)
+
+    def match(self, pixels: np.ndarray, descriptors: np.ndarray) -> Observations:
+        """Matches between features already extracted from a frame (``extract_features`` with
+        this detector's kind) and the target's: one extraction serves several targets."""
         if len(pixels) < 2 or len(self.appearance) < 2:
             return Observations.empty(self.target.name)
         query, train, ratios = [], [], []

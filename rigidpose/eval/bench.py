@@ -109,9 +109,34 @@ def load_ground_truth(path: str | os.PathLike[str]) -> GroundTruth:
 # -- trackers ----------------------------------------------------------------------------------
 TrackerFactory = Callable[[GroundTruth], Any]
 
+
+def _rigidpose(kind: str | None = None) -> TrackerFactory:
+    def factory(gt: GroundTruth) -> Any:
+        from ..detect.features import FeatureOptions
+        from ..targets.planar import planar_target, sheet_image
+        from ..track import Tracker, TrackerOptions
+
+        options = TrackerOptions()
+        if kind is not None:
+            options = replace(options, features=FeatureOptions(kind=kind))
+        target = gt.target
+        sheet = sheet_image(target)
+        if (target.appearance is None or target.appearance.detector != options.features.kind) and sheet:
+            target = planar_target(sheet[0], sheet[1], target.name, features=options.features.kind)
+        tracker = Tracker([target], gt.camera, options)
+        tracker.name = "rigidpose" if kind is None else f"rigidpose-{kind}"
+        return tracker
+
+    return factory
+
+
 TRACKERS: dict[str, TrackerFactory] = {
     "baseline-aruco": lambda gt: ArucoBaseline(gt.target, gt.camera, gt.markers),
     "baseline-orb": lambda gt: OrbBaseline(gt.target, gt.camera),
+    "rigidpose": _rigidpose(),
+    "rigidpose-sift": _rigidpose("sift"),
+    "rigidpose-orb": _rigidpose("orb"),
+    "rigidpose-akaze": _rigidpose("akaze"),
 }
 """Tracker name -> factory taking the sequence (its target, camera and printed markers)."""
 

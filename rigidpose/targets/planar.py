@@ -15,7 +15,7 @@ from ..errors import InvalidInputError
 from ..io import as_bgr8
 from ..target import Appearance, Target
 
-__all__ = ["image_points_obj", "planar_corners_obj", "planar_target"]
+__all__ = ["image_points_obj", "planar_corners_obj", "planar_target", "sheet_image"]
 
 
 def planar_corners_obj(width_m: float, height_m: float) -> np.ndarray:
@@ -90,3 +90,21 @@ def planar_target(
         pixels, descriptors = extract_features(bgr, features, max_features, scales=(1.0, 0.5, 0.25))
         appearance = Appearance(features, descriptors, image_points_obj(pixels, (w, h), width_m))
     return Target(name=name, mesh=mesh, keypoints_obj=corners, appearance=appearance, reference_images=(bgr,))
+
+
+def sheet_image(target: Target) -> tuple[np.ndarray, float] | None:
+    """The printed image and its width in metres when ``target`` is a sheet made from an image
+    (flat mesh on z = 0 centred at the origin, one reference image of the same aspect ratio),
+    else None."""
+    vertices = np.asarray(target.mesh.vertices)
+    if len(target.reference_images) != 1 or len(vertices) == 0 or np.abs(vertices[:, 2]).max() > 1e-9:
+        return None
+    image = target.reference_images[0]
+    low, high = vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)
+    width_m, height_m = high - low
+    h, w = image.shape[:2]
+    if width_m <= 0 or not np.allclose(low, -(high), atol=1e-6 * width_m):
+        return None
+    if abs(height_m / width_m - h / w) > 0.01 * h / w:
+        return None
+    return image, float(width_m)

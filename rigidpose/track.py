@@ -1,0 +1,642 @@
+"""``Tracker``: find known targets in a video and follow them from frame to frame.
+
+Per target and frame::
+
+    searching / lost ──detect──► tracking ──KLT + pose fit──► tracking
+         ▲                           │ too few points survive / pose fit fails
+         └───────────────────────────┘
+
+- **Detect** (when searching or lost): local features of the frame matched to the target's
+  appearance, robust PnP (``solve_pose``). A sheet's detection is accepted only when the
+  re-anchoring below confirms it, so repetitive prints do not produce wrong poses.
+- **Follow** (every frame while tracking): pyramidal Lucas-Kanade optical flow moves points
+  whose 3D coordinates on the target are known, started where a constant-velocity motion model
+  predicts them; the pose is refined (Levenberg-Marquardt) from the predicted one, and points
+  that no longer fit it (an occluding hand, a slipped track) are dropped.
+- **Re-anchor** (every few frames), so the flow never drifts: a sheet's image is warped into
+  the current pose, lens distortion included, and fresh corners are tracked from that warp into
+  the frame (their 3D coordinates are exact); any other target is detected again around its
+  predicted place.
+- **Smooth**: a one-euro filter on the pose: strong at rest (no jitter), weak in fast motion
+  (no lag). Smoothing only changes what is reported; tracking uses the raw pose.
+
+Five lines for the common case::
+
+    tracker = rigidpose.Tracker([rigidpose.Target.load("sheet")], rigidpose.Camera.load("cam.yaml"))
+    for frame in rigidpose.FrameSource("clip.mp4"):
+        for result in tracker.update(frame):
+            if result.T_cam_obj is not None:
+                print(frame.index, result.name, result.T_cam_obj.translation)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .camera import Camera
+from .detect.features import FeatureDetector, FeatureOptions, extract_features
+from .detect.observations import Observations
+from .errors import InvalidInputError
+from .geometry import Pose
+from .io import Frame, ObjectPose, as_bgr8
+from .solve import SolveOptions, solve_pose
+from .target import Target
+from .targets.planar import sheet_image
+
+__all__ = ["PoseSmoother", "Tracker", "TrackerOptions"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackerOptions:
+    """How ``Tracker`` works.
+
+    Attributes:
+        features: local features used to detect targets (their appearance must be of this kind).
+        solve: robust PnP for detections.
+        max_points: points followed per target.
+        min_points: fewer surviving points than this means the target is lost.
+        reanchor_every: frames between re-anchoring a sheet on its own image.
+        redetect_every: frames between detections around a non-sheet target's predicted place.
+        flow_window_px: Lucas-Kanade window side, pixels.
+        flow_levels: Lucas-Kanade pyramid levels above full resolution.
+        max_residual_px: a followed point farther than this from the refined pose's projection is
+            dropped.
+        smooth_min_cutoff_hz: one-euro filter cutoff at rest, Hz; lower is steadier. 0 disables
+            smoothing.
+        smooth_beta: how fast the cutoff rises with the object's speed in the image (Hz per px/s);
+            higher lags less.
+    """
+
+    features: FeatureOptions = field(default_factory=FeatureOptions)
+    solve: SolveOptions = field(default_factory=SolveOptions)
+    max_points: int = 150
+    min_points: int = 12
+    reanchor_every: int = 4
+    redetect_every: int = 10
+    flow_window_px: int = 21
+    flow_levels: int = 3
+    max_residual_px: float = 3.0
+    smooth_min_cutoff_hz: float = 1.0
+    smooth_beta: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.min_points < 6 or self.max_points < 2 * self.min_points:
+            raise InvalidInputError(
+                f"expected min_points >= 6 and max_points >= 2 * min_points, got {self.min_points}, {self.max_points}"
+            )
+        if (
+            self.reanchor_every < 1
+            or self.redetect_every < 1
+            or self.flow_window_px < 5
+            or self.flow_levels < 0
+        ):
+            raise InvalidInputError(
+                "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5 and flow_levels >= 0"
+            )
+        if self.max_residual_px <= 0 or self.smooth_min_cutoff_hz < 0 or self.smooth_beta < 0:
+            raise InvalidInputError(
+                "expected max_residual_px > 0, smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
+            )
+
+
+# -- smoothing --------------------------------------------------------------------------------
+class PoseSmoother:
+    """One-euro filter (Casiez et al., CHI 2012) on a pose.
+
+    The cutoff frequency grows with the pose's speed, ``min_cutoff_hz + beta * speed``, where
+    speed approximates how fast the object moves in the image, pixels per second: ``focal_px``
+    times the rotation rate (rad/s) plus the translation rate relative to the distance (1/s).
+    At rest the filter is strong and removes jitter; in fast motion it lets the pose through.
+    """
+
+    def __init__(
+        self,
+        min_cutoff_hz: float = 1.0,
+        beta: float = 0.5,
+        focal_px: float = 600.0,
+        derivative_cutoff_hz: float = 1.0,
+    ) -> None:
+        self.min_cutoff_hz, self.beta, self.derivative_cutoff_hz = min_cutoff_hz, beta, derivative_cutoff_hz
+        self.focal_px = focal_px
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the past (after the object was lost)."""
+        self._smoothed: Pose | None = None
+        self._last_raw: Pose | None = None
+        self._speed = 0.0
+
+    @staticmethod
+    def _alpha(cutoff_hz: float, dt_s: float) -> float:
+        tau = 1.0 / (2.0 * math.pi * cutoff_hz)
+        return 1.0 / (1.0 + tau / dt_s)
+
+    def __call__(self, T_raw: Pose, dt_s: float) -> Pose:
+        """The smoothed pose after a new raw pose ``dt_s`` seconds after the previous one."""
+        if self._smoothed is None or self._last_raw is None or self.min_cutoff_hz <= 0 or dt_s <= 0:
+            self._smoothed = self._last_raw = T_raw
+            self._speed = 0.0
+            return T_raw
+        step = T_raw @ self._last_raw.inv()
+        distance = max(float(np.linalg.norm(T_raw.translation)), 1e-3)
+        step_rvec, _ = step.as_rvec_tvec()
+        speed = (
+            self.focal_px
+            * (
+                float(np.linalg.norm(step_rvec))
+                + float(np.linalg.norm(T_raw.translation - self._last_raw.translation)) / distance
+            )
+            / dt_s
+        )
+        self._speed += self._alpha(self.derivative_cutoff_hz, dt_s) * (speed - self._speed)
+        alpha = self._alpha(self.min_cutoff_hz + self.beta * self._speed, dt_s)
+        towards, _ = Pose(T_raw.rotation @ self._smoothed.rotation.T, np.zeros(3)).as_rvec_tvec()
+        rotation = Pose.from_rvec_tvec(alpha * towards, np.zeros(3)).rotation @ self._smoothed.rotation
+        translation = self._smoothed.translation + alpha * (T_raw.translation - self._smoothed.translation)
+        self._smoothed = Pose.from_matrix(
+            np.vstack([np.column_stack([rotation, translation]), [0, 0, 0, 1]]), orthonormalize=True
+        )
+        self._last_raw = T_raw
+        return self._smoothed
+
+
+# -- per-frame geometry helpers ---------------------------------------------------------------
+def _normalized_grid(camera: Camera, step: int) -> np.ndarray:
+    """(H', W', 2) float64: undistorted normalized coordinates (x/z, y/z) of every ``step``-th
+    pixel of the camera's image, rows then columns, covering the last row and column too."""
+    us = np.arange(0, camera.width + step - 1, step, dtype=np.float64)
+    vs = np.arange(0, camera.height + step - 1, step, dtype=np.float64)
+    grid = np.stack(np.meshgrid(us, vs), axis=-1).reshape(-1, 2)
+    undistorted = camera.undistort_points(grid)
+    normalized = (undistorted - camera.K[:2, 2]) / np.array([camera.fx, camera.fy])
+    # skew is zero for every camera we load, but honour it anyway
+    normalized[:, 0] -= camera.K[0, 1] * normalized[:, 1] / camera.fx
+    return normalized.reshape(len(vs), len(us), 2)
+
+
+class _SheetWarper:
+    """Warps a sheet's image into a predicted view (lens distortion included) and maps warped
+    pixels back to points on the sheet."""
+
+    GRID_STEP = 4  # pixels between exactly mapped grid points; bilinear in between
+
+    def __init__(self, image: np.ndarray, width_m: float) -> None:
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        h, w = gray.shape
+        self.scale_m = width_m / w  # metres per pixel of the image
+        self.size = (w, h)
+        self.levels = [gray]
+        while min(self.levels[-1].shape) > 64:
+            self.levels.append(cv2.pyrDown(self.levels[-1]))
+        x, y = width_m / 2.0, width_m * h / w / 2.0
+        self.corners_obj = np.array([[-x, -y, 0.0], [x, -y, 0.0], [x, y, 0.0], [-x, y, 0.0]])
+        # object (x, y, 1) on the sheet -> image pixel (u, v, 1), pixel-centre convention
+        self.image_from_sheet = np.array(
+            [[1 / self.scale_m, 0, w / 2.0 - 0.5], [0, 1 / self.scale_m, h / 2.0 - 0.5], [0, 0, 1]]
+        )
+
+    def roi(self, camera: Camera, T_cam_obj: Pose, margin_px: int) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) of the sheet's projection plus a margin, clipped to the image; None
+        when the sheet is behind the camera or outside the image."""
+        corners_cam = T_cam_obj.apply(self.corners_obj)
+        if np.any(corners_cam[:, 2] <= 1e-3):
+            return None
+        pixels = camera.project(corners_cam)
+        x0, y0 = np.floor(pixels.min(axis=0)).astype(int) - margin_px
+        x1, y1 = np.ceil(pixels.max(axis=0)).astype(int) + margin_px + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, camera.width), min(y1, camera.height)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return None
+        return x0, y0, x1, y1
+
+    def warp(
+        self, grid: np.ndarray, T_cam_obj: Pose, roi: tuple[int, int, int, int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sheet as a camera at ``T_cam_obj`` would see it inside ``roi``.
+
+        Returns:
+            warped (h, w) uint8, valid (h, w) bool (pixels on the sheet), sheet_xy (h, w, 2)
+            float32 metres: the object-frame (x, y) on the plane z = 0 seen at each pixel.
+        """
+        x0, y0, x1, y1 = roi
+        step = self.GRID_STEP
+        g0x, g0y, g1x, g1y = x0 // step, y0 // step, (x1 - 1) // step + 2, (y1 - 1) // step + 2
+        coarse = grid[g0y:g1y, g0x:g1x]
+        # camera ray (x, y, 1) -> sheet (x, y, 1): the inverse of the plane's homography [r1 r2 t]
+        plane_to_ray = np.column_stack(
+            [T_cam_obj.rotation[:, 0], T_cam_obj.rotation[:, 1], T_cam_obj.translation]
+        )
+        ray_to_plane = np.linalg.inv(plane_to_ray)
+        rays = np.concatenate([coarse, np.ones(coarse.shape[:2] + (1,))], axis=-1)
+        plane = rays @ ray_to_plane.T
+        in_front = plane[..., 2] > 1e-12
+        sheet_xy = (plane[..., :2] / np.where(in_front, plane[..., 2], 1.0)[..., None]).astype(np.float32)
+        sheet_xy[~in_front] = np.nan
+        # choose the image pyramid level whose pixels are about the size of a frame pixel:
+        # sqrt |det d(sheet xy) / d(u, v)| is metres per frame pixel
+        dx_du, dx_dv = (
+            np.gradient(sheet_xy[..., 0], step, axis=(1, 0)) if min(sheet_xy.shape[:2]) > 1 else (0, 0)
+        )
+        dy_du, dy_dv = (
+            np.gradient(sheet_xy[..., 1], step, axis=(1, 0)) if min(sheet_xy.shape[:2]) > 1 else (0, 0)
+        )
+        m_per_px = np.sqrt(np.abs(dx_du * dy_dv - dx_dv * dy_du))
+        m_per_px = float(np.nanmedian(m_per_px)) if np.any(np.isfinite(m_per_px)) else self.scale_m
+        level = int(
+            np.clip(math.floor(math.log2(max(m_per_px / self.scale_m, 1.0))), 0, len(self.levels) - 1)
+        )
+        # upsample the coarse grid to every pixel of the roi
+        # (bilinear with the grid's points exactly at every step-th pixel; cv2.resize would not)
+        cols = (np.arange(x0, x1, dtype=np.float32) - g0x * step) / step
+        rows = (np.arange(y0, y1, dtype=np.float32) - g0y * step) / step
+        map_cols, map_rows = (m.astype(np.float32) for m in np.meshgrid(cols, rows))
+        sheet_xy = cv2.remap(sheet_xy, map_cols, map_rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        factor = 2.0**level
+        map_x = (sheet_xy[..., 0] / self.scale_m + self.size[0] / 2.0 - 0.5 + 0.5) / factor - 0.5
+        map_y = (sheet_xy[..., 1] / self.scale_m + self.size[1] / 2.0 - 0.5 + 0.5) / factor - 0.5
+        source = self.levels[level]
+        valid = (map_x >= 0) & (map_y >= 0) & (map_x <= source.shape[1] - 1) & (map_y <= source.shape[0] - 1)
+        map_x = np.where(valid, map_x, -10).astype(np.float32)
+        map_y = np.where(valid, map_y, -10).astype(np.float32)
+        warped = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        return warped, valid, sheet_xy
+
+
+# -- the tracker ------------------------------------------------------------------------------
+@dataclass
+class _Track:
+    """What the tracker knows of one target between frames."""
+
+    target: Target
+    detector: FeatureDetector
+    sheet: _SheetWarper | None
+    smoother: PoseSmoother
+    state: str = "searching"
+    T_raw: Pose | None = None
+    T_before: Pose | None = None  # the raw pose one frame earlier, for the motion model
+    points_obj: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    pixels: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    since_anchor: int = 0
+    residual_px: float = 0.0
+    confidence: float = 0.0
+
+    def predict(self) -> Pose | None:
+        if self.T_raw is None:
+            return None
+        if self.T_before is None:
+            return self.T_raw
+        return (self.T_raw @ self.T_before.inv()) @ self.T_raw  # constant velocity, camera frame
+
+    def drop(self, state: str) -> None:
+        self.state, self.T_raw, self.T_before = state, None, None
+        self.points_obj, self.pixels = np.zeros((0, 3)), np.zeros((0, 2), np.float32)
+        self.smoother.reset()
+
+
+class Tracker:
+    """Tracks several targets in one camera's frames.
+
+    Args:
+        targets: the objects to track; each needs an appearance of ``options.features.kind``
+            (``rigidpose target from-image`` / ``register`` make one). Names must be unique.
+        camera: intrinsics and distortion. Frames of another size with the same aspect ratio
+            are handled by scaling the camera (the stream was resized).
+        options: see ``TrackerOptions``.
+    """
+
+    def __init__(
+        self, targets: Sequence[Target], camera: Camera, options: TrackerOptions | None = None
+    ) -> None:
+        self.options = options or TrackerOptions()
+        if isinstance(targets, Target):
+            targets = [targets]
+        if not targets:
+            raise InvalidInputError("targets: expected at least one target")
+        names = [t.name for t in targets]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"targets: expected unique names, got {names}")
+        self.camera = camera
+        self._tracks = []
+        for target in targets:
+            sheet = sheet_image(target)
+            self._tracks.append(
+                _Track(
+                    target,
+                    FeatureDetector(target, self.options.features),
+                    None if sheet is None else _SheetWarper(*sheet),
+                    PoseSmoother(self.options.smooth_min_cutoff_hz, self.options.smooth_beta, camera.fx),
+                )
+            )
+        self._grid: np.ndarray | None = None
+        self._previous_gray: np.ndarray | None = None
+        self._previous_ms: float | None = None
+        self._frame_features: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def targets(self) -> list[Target]:
+        return [track.target for track in self._tracks]
+
+    def reset(self) -> None:
+        """Forget every target's state (a new video)."""
+        for track in self._tracks:
+            track.drop("searching")
+        self._previous_gray = self._previous_ms = None
+
+    # -- the public step ----------------------------------------------------------------------
+    def update(self, frame: Frame | np.ndarray) -> list[ObjectPose]:
+        """Process the next frame; one ``ObjectPose`` per target, in the targets' order.
+
+        ``frame``: a ``Frame`` or an image (BGR, gray, BGRA or 16-bit; converted).
+        """
+        if isinstance(frame, Frame):
+            image, timestamp_ms = frame.image, frame.timestamp_ms
+        else:
+            image, timestamp_ms = frame, None
+        if not isinstance(image, np.ndarray) or image.size == 0:
+            raise InvalidInputError("frame: expected a non-empty image")
+        gray = (
+            image
+            if image.ndim == 2 and image.dtype == np.uint8
+            else cv2.cvtColor(as_bgr8(image), cv2.COLOR_BGR2GRAY)
+        )
+        self._use_camera_for(gray.shape[1], gray.shape[0])
+        dt_s = 1.0 / 30.0
+        if timestamp_ms is not None and self._previous_ms is not None and timestamp_ms > self._previous_ms:
+            dt_s = (timestamp_ms - self._previous_ms) / 1000.0
+        self._previous_ms = timestamp_ms
+
+        options = self.options
+        self._frame_features = None
+        results = []
+        for track in self._tracks:
+            T_raw = self._step(track, gray)
+            if T_raw is None:
+                results.append(ObjectPose(track.target.name, track.state))
+                continue
+            T_out = track.smoother(T_raw, dt_s)
+            results.append(
+                ObjectPose(
+                    track.target.name,
+                    "tracking",
+                    T_out,
+                    len(track.points_obj),
+                    track.residual_px,
+                    track.confidence,
+                )
+            )
+        self._previous_gray = gray
+        return results
+
+    def _use_camera_for(self, width: int, height: int) -> None:
+        if (width, height) == self.camera.size:
+            if self._grid is None and any(t.sheet is not None for t in self._tracks):
+                self._grid = _normalized_grid(self.camera, _SheetWarper.GRID_STEP)
+            return
+        # a resized stream: scale the camera once (raises for a different aspect ratio)
+        log.info("frames are %dx%d, camera is %dx%d: scaling the camera", width, height, *self.camera.size)
+        self.camera = self.camera.scaled(width, height)
+        self._grid = None
+        self.reset()
+        self._use_camera_for(width, height)
+
+    # -- one target in one frame --------------------------------------------------------------
+    def _step(self, track: _Track, gray: np.ndarray) -> Pose | None:
+        """Advance ``track`` by one frame; its raw pose, or None (its state says why)."""
+        T = None
+        if track.state == "tracking" and self._previous_gray is not None:
+            T = self._follow(track, gray)
+            if T is not None:
+                track.since_anchor += 1
+                if track.sheet is not None:
+                    if (
+                        track.since_anchor >= self.options.reanchor_every
+                        or len(track.points_obj) < 3 * self.options.min_points
+                    ):
+                        T = self._reanchor_sheet(track, gray, T) or T
+                elif track.since_anchor >= self.options.redetect_every:
+                    T = self._redetect_nearby(track, gray, T) or T
+        if T is None:
+            T = self._detect(track, gray)
+        if T is None:
+            track.drop("lost" if track.state in ("tracking", "lost") else "searching")
+            return None
+        track.T_before, track.T_raw = (track.T_raw if track.state == "tracking" else None), T
+        track.state = "tracking"
+        return T
+
+    def _follow(self, track: _Track, gray: np.ndarray) -> Pose | None:
+        """Move the tracked points by optical flow and fit the pose to them."""
+        options = self.options
+        T_pred = track.predict()
+        if T_pred is None or len(track.points_obj) < options.min_points:
+            return None
+        guess = self.camera.project(T_pred.apply(track.points_obj))
+        usable = np.all(np.isfinite(guess), axis=1)
+        guess = np.where(usable[:, None], guess, track.pixels).astype(np.float32)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            self._previous_gray,
+            gray,
+            track.pixels.reshape(-1, 1, 2),
+            guess.reshape(-1, 1, 2),
+            winSize=(options.flow_window_px, options.flow_window_px),
+            maxLevel=options.flow_levels,
+            criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03),
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        )
+        moved = moved.reshape(-1, 2)
+        w, h = self.camera.size
+        ok = (
+            (status.ravel() == 1)
+            & (moved[:, 0] >= 0)
+            & (moved[:, 1] >= 0)
+            & (moved[:, 0] <= w - 1)
+            & (moved[:, 1] <= h - 1)
+        )
+        fitted = self._fit(track.points_obj[ok], moved[ok], T_pred, min_share=0.5)
+        if fitted is None:
+            return None
+        T, keep, residual = fitted
+        track.points_obj, track.pixels = track.points_obj[ok][keep], moved[ok][keep]
+        track.residual_px = residual
+        track.confidence = float(min(1.0, len(track.points_obj) / (4.0 * options.min_points)))
+        return T
+
+    def _fit(
+        self, points_obj: np.ndarray, pixels: np.ndarray, T_start: Pose, min_share: float
+    ) -> tuple[Pose, np.ndarray, float] | None:
+        """Pose from 2D-3D pairs starting at ``T_start``: gate by the residual at the start,
+        Levenberg-Marquardt, drop points beyond ``max_residual_px``, refine again.
+
+        Returns (pose, kept mask, RMS residual px) or None when fewer than ``min_points`` or
+        less than ``min_share`` of the pairs fit.
+        """
+        options = self.options
+        count = len(points_obj)
+        if count < options.min_points:
+            return None
+        camera = self.camera
+        pixels = pixels.astype(np.float64)
+
+        def residuals(T: Pose) -> np.ndarray:
+            projected = camera.project(T.apply(points_obj))
+            return np.nan_to_num(np.linalg.norm(projected - pixels, axis=1), nan=np.inf)
+
+        def refine(T: Pose, keep: np.ndarray) -> Pose:
+            rvec, tvec = T.as_rvec_tvec()
+            rvec, tvec = cv2.solvePnPRefineLM(
+                points_obj[keep],
+                pixels[keep],
+                camera.K,
+                camera.dist_coeffs,
+                rvec.reshape(3, 1).copy(),
+                tvec.reshape(3, 1).copy(),  # (3,) vectors are silently not refined
+            )
+            return Pose.from_rvec_tvec(rvec, tvec)
+
+        start = residuals(T_start)
+        gate = max(3.0 * float(np.median(start)), 2.0 * options.max_residual_px)
+        keep = start < gate
+        if keep.sum() < options.min_points:
+            return None
+        T = refine(T_start, keep)
+        errors = residuals(T)
+        keep = errors < options.max_residual_px
+        if keep.sum() < max(options.min_points, min_share * count):
+            return None
+        T = refine(T, keep)
+        errors = residuals(T)
+        keep = errors < options.max_residual_px
+        if keep.sum() < max(options.min_points, min_share * count) or np.any(
+            T.apply(points_obj[keep])[:, 2] <= 0
+        ):
+            return None
+        return T, keep, float(np.sqrt(np.mean(errors[keep] ** 2)))
+
+    def _reanchor_sheet(
+        self, track: _Track, gray: np.ndarray, T: Pose, min_share: float = 0.5
+    ) -> Pose | None:
+        """Warp the sheet's image into pose ``T``, track fresh corners from the warp into the frame
+        and fit the pose to them. Replaces the tracked points on success; None on failure."""
+        options = self.options
+        sheet = track.sheet
+        assert sheet is not None and self._grid is not None
+        roi = sheet.roi(self.camera, T, margin_px=options.flow_window_px)
+        if roi is None:
+            return None
+        x0, y0, x1, y1 = roi
+        warped, valid, sheet_xy = sheet.warp(self._grid, T, roi)
+        frame_roi = gray[y0:y1, x0:x1]
+        inner = cv2.erode(valid.astype(np.uint8), np.ones((7, 7), np.uint8))
+        if inner.sum() < 400:
+            return None
+        # match brightness and contrast to the frame, and show the frame where the sheet is not
+        on = valid
+        mean_w, std_w = float(warped[on].mean()), float(warped[on].std()) + 1e-3
+        mean_f, std_f = float(frame_roi[on].mean()), float(frame_roi[on].std()) + 1e-3
+        adjusted = np.clip((warped.astype(np.float32) - mean_w) * (std_f / std_w) + mean_f, 0, 255).astype(
+            np.uint8
+        )
+        adjusted[~valid] = frame_roi[~valid]
+        spacing = max(5, int(math.sqrt(inner.sum() / options.max_points) * 0.7))
+        corners = cv2.goodFeaturesToTrack(
+            adjusted, options.max_points, qualityLevel=0.01, minDistance=spacing, mask=inner, blockSize=5
+        )
+        if corners is None or len(corners) < options.min_points:
+            return None
+        corners = corners.reshape(-1, 2)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(
+            adjusted,
+            frame_roi,
+            corners.reshape(-1, 1, 2),
+            corners.reshape(-1, 1, 2).copy(),
+            winSize=(options.flow_window_px, options.flow_window_px),
+            maxLevel=2,
+            criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03),
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        )
+        moved = moved.reshape(-1, 2)
+        ok = status.ravel() == 1
+        cols, rows = corners[:, 0].round().astype(int), corners[:, 1].round().astype(int)
+        xy = sheet_xy[rows, cols].astype(np.float64)
+        ok &= np.all(np.isfinite(xy), axis=1)
+        points_obj = np.column_stack([xy, np.zeros(len(xy))])[ok]
+        pixels = (moved[ok] + np.array([x0, y0], np.float32)).astype(np.float32)
+        fitted = self._fit(points_obj, pixels, T, min_share=min_share * len(corners) / max(ok.sum(), 1))
+        if fitted is None:
+            return None
+        T_new, keep, residual = fitted
+        track.points_obj, track.pixels = points_obj[keep], pixels[keep]
+        track.residual_px, track.since_anchor = residual, 0
+        track.confidence = float(
+            min(
+                1.0,
+                keep.sum() / (0.5 * len(corners)) * 0.5
+                + 0.5 * min(1.0, keep.sum() / (4.0 * options.min_points)),
+            )
+        )
+        return T_new
+
+    def _features(self, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The whole frame's local features, extracted once per frame for every target."""
+        if self._frame_features is None:
+            features = self.options.features
+            self._frame_features = extract_features(gray, features.kind, features.max_features)
+        return self._frame_features
+
+    def _accept_detection(
+        self, track: _Track, gray: np.ndarray, observations: Observations, T_prior: Pose | None
+    ) -> Pose | None:
+        estimate = solve_pose(
+            observations.points_obj, observations.pixels, self.camera, self.options.solve, T_prior
+        )
+        if estimate is None:
+            return None
+        if track.sheet is not None:
+            # a sheet is accepted only when its own image, warped into the pose, lines up with
+            # the frame: this rules out poses from repeated patterns and planar flips
+            T = self._reanchor_sheet(track, gray, estimate.T_cam_obj, min_share=0.6)
+            if T is None:
+                return None
+            return T
+        inliers = estimate.inliers
+        track.points_obj = observations.points_obj[inliers]
+        track.pixels = observations.pixels[inliers].astype(np.float32)
+        track.residual_px, track.since_anchor = estimate.reproj_error_px, 0
+        track.confidence = estimate.confidence
+        return estimate.T_cam_obj
+
+    def _detect(self, track: _Track, gray: np.ndarray) -> Pose | None:
+        pixels, descriptors = self._features(gray)
+        observations = track.detector.match(pixels, descriptors)
+        if len(observations) < self.options.solve.min_inliers:
+            return None
+        return self._accept_detection(track, gray, observations, None)
+
+    def _redetect_nearby(self, track: _Track, gray: np.ndarray, T: Pose) -> Pose | None:
+        """Detect a non-sheet target again inside its predicted bounding box."""
+        pixels = self.camera.project(T.apply(np.asarray(track.target.mesh.vertices)))
+        pixels = pixels[np.all(np.isfinite(pixels), axis=1)]
+        if len(pixels) == 0:
+            return None
+        margin = 16
+        w, h = self.camera.size
+        x0, y0 = np.maximum(np.floor(pixels.min(axis=0)).astype(int) - margin, 0)
+        x1, y1 = np.minimum(np.ceil(pixels.max(axis=0)).astype(int) + margin, [w, h])
+        if x1 - x0 < 32 or y1 - y0 < 32:
+            return None
+        features = self.options.features
+        found, descriptors = extract_features(gray[y0:y1, x0:x1], features.kind, features.max_features)
+        observations = track.detector.match(found + np.array([x0, y0]), descriptors)
+        if len(observations) < self.options.solve.min_inliers:
+            return None
+        T_new = self._accept_detection(track, gray, observations, T)
+        track.since_anchor = 0
+        return T_new
