@@ -63,7 +63,7 @@ class TrackerOptions:
         solve: robust PnP for detections.
         max_points: points followed per target.
         min_points: fewer surviving points than this means the target is lost.
-        reanchor_every: frames between re-anchoring a sheet on its own image.
+        reanchor_every: frames between picking fresh points on a sheet's warped image.
         redetect_every: frames between detections around a non-sheet target's predicted place.
         flow_window_px: Lucas-Kanade window side, pixels.
         flow_levels: Lucas-Kanade pyramid levels above full resolution.
@@ -79,7 +79,7 @@ class TrackerOptions:
     solve: SolveOptions = field(default_factory=SolveOptions)
     max_points: int = 150
     min_points: int = 12
-    reanchor_every: int = 4
+    reanchor_every: int = 15
     redetect_every: int = 10
     flow_window_px: int = 21
     flow_levels: int = 3
@@ -170,10 +170,15 @@ class PoseSmoother:
 
 # -- per-frame geometry helpers ---------------------------------------------------------------
 def _normalized_grid(camera: Camera, step: int) -> np.ndarray:
-    """(H', W', 2) float64: undistorted normalized coordinates (x/z, y/z) of every ``step``-th
-    pixel of the camera's image, rows then columns, covering the last row and column too."""
-    us = np.arange(0, camera.width + step - 1, step, dtype=np.float64)
-    vs = np.arange(0, camera.height + step - 1, step, dtype=np.float64)
+    """(H', W', 2) float64: undistorted normalized coordinates (x/z, y/z) of the pixels
+    ``g * step + (step - 1) / 2`` (rows then columns), covering the image and one step beyond.
+
+    Sampled there, ``cv2.resize`` by ``step`` (linear, pixel-centre aligned) puts the grid's
+    values exactly on every pixel: pixel ``i`` is resized index ``i``.
+    """
+    offset = (step - 1) / 2.0
+    us = np.arange(camera.width // step + 2, dtype=np.float64) * step + offset
+    vs = np.arange(camera.height // step + 2, dtype=np.float64) * step + offset
     grid = np.stack(np.meshgrid(us, vs), axis=-1).reshape(-1, 2)
     undistorted = camera.undistort_points(grid)
     normalized = (undistorted - camera.K[:2, 2]) / np.array([camera.fx, camera.fy])
@@ -219,55 +224,64 @@ class _SheetWarper:
 
     def warp(
         self, grid: np.ndarray, T_cam_obj: Pose, roi: tuple[int, int, int, int]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The sheet as a camera at ``T_cam_obj`` would see it inside ``roi``.
 
-        Returns:
-            warped (h, w) uint8, valid (h, w) bool (pixels on the sheet), sheet_xy (h, w, 2)
-            float32 metres: the object-frame (x, y) on the plane z = 0 seen at each pixel.
+        ``grid`` is ``_normalized_grid(camera, GRID_STEP)``: the exact mapping is computed on it
+        and interpolated in between. Returns warped (h, w) uint8 and valid (h, w) bool, the
+        pixels that show the sheet.
         """
         x0, y0, x1, y1 = roi
         step = self.GRID_STEP
-        g0x, g0y, g1x, g1y = x0 // step, y0 // step, (x1 - 1) // step + 2, (y1 - 1) // step + 2
+        g0x, g0y = x0 // step, y0 // step
+        g1x, g1y = (
+            -(-x1 // step),
+            -(-y1 // step),
+        )  # ceil: grid cell g covers pixels [g * step, (g + 1) * step)
         coarse = grid[g0y:g1y, g0x:g1x]
-        # camera ray (x, y, 1) -> sheet (x, y, 1): the inverse of the plane's homography [r1 r2 t]
-        plane_to_ray = np.column_stack(
-            [T_cam_obj.rotation[:, 0], T_cam_obj.rotation[:, 1], T_cam_obj.translation]
-        )
-        ray_to_plane = np.linalg.inv(plane_to_ray)
         rays = np.concatenate([coarse, np.ones(coarse.shape[:2] + (1,))], axis=-1)
-        plane = rays @ ray_to_plane.T
+        plane = rays @ _ray_to_sheet(T_cam_obj).T
         in_front = plane[..., 2] > 1e-12
-        sheet_xy = (plane[..., :2] / np.where(in_front, plane[..., 2], 1.0)[..., None]).astype(np.float32)
+        sheet_xy = plane[..., :2] / np.where(in_front, plane[..., 2], 1.0)[..., None]
         sheet_xy[~in_front] = np.nan
-        # choose the image pyramid level whose pixels are about the size of a frame pixel:
+        # the image pyramid level whose pixels are about the size of a frame pixel:
         # sqrt |det d(sheet xy) / d(u, v)| is metres per frame pixel
-        dx_du, dx_dv = (
-            np.gradient(sheet_xy[..., 0], step, axis=(1, 0)) if min(sheet_xy.shape[:2]) > 1 else (0, 0)
-        )
-        dy_du, dy_dv = (
-            np.gradient(sheet_xy[..., 1], step, axis=(1, 0)) if min(sheet_xy.shape[:2]) > 1 else (0, 0)
-        )
+        dx_du, dx_dv = np.gradient(sheet_xy[..., 0], step, axis=(1, 0))
+        dy_du, dy_dv = np.gradient(sheet_xy[..., 1], step, axis=(1, 0))
         m_per_px = np.sqrt(np.abs(dx_du * dy_dv - dx_dv * dy_du))
         m_per_px = float(np.nanmedian(m_per_px)) if np.any(np.isfinite(m_per_px)) else self.scale_m
         level = int(
             np.clip(math.floor(math.log2(max(m_per_px / self.scale_m, 1.0))), 0, len(self.levels) - 1)
         )
-        # upsample the coarse grid to every pixel of the roi
-        # (bilinear with the grid's points exactly at every step-th pixel; cv2.resize would not)
-        cols = (np.arange(x0, x1, dtype=np.float32) - g0x * step) / step
-        rows = (np.arange(y0, y1, dtype=np.float32) - g0y * step) / step
-        map_cols, map_rows = (m.astype(np.float32) for m in np.meshgrid(cols, rows))
-        sheet_xy = cv2.remap(sheet_xy, map_cols, map_rows, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         factor = 2.0**level
-        map_x = (sheet_xy[..., 0] / self.scale_m + self.size[0] / 2.0 - 0.5 + 0.5) / factor - 0.5
-        map_y = (sheet_xy[..., 1] / self.scale_m + self.size[1] / 2.0 - 0.5 + 0.5) / factor - 0.5
+        # sheet (x, y) -> pixel of that level (pixel-centre convention at every level)
+        source_xy = (sheet_xy / self.scale_m + np.array(self.size) / 2.0) / factor - 0.5
+        coarse_map = np.nan_to_num(source_xy, nan=-1e4).astype(np.float32)
+        # every pixel of the roi (see _normalized_grid), then the roi's part of it
+        fine_map = cv2.resize(coarse_map, (coarse_map.shape[1] * step, coarse_map.shape[0] * step))
+        fine_map = fine_map[y0 - g0y * step : y1 - g0y * step, x0 - g0x * step : x1 - g0x * step]
         source = self.levels[level]
-        valid = (map_x >= 0) & (map_y >= 0) & (map_x <= source.shape[1] - 1) & (map_y <= source.shape[0] - 1)
-        map_x = np.where(valid, map_x, -10).astype(np.float32)
-        map_y = np.where(valid, map_y, -10).astype(np.float32)
-        warped = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        return warped, valid, sheet_xy
+        warped = cv2.remap(source, fine_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        h, w = source.shape
+        inside = cv2.inRange(fine_map, (0.0, 0.0), (w - 1.0, h - 1.0))
+        return warped, inside > 0
+
+    def sheet_points(self, camera: Camera, T_cam_obj: Pose, pixels: np.ndarray) -> np.ndarray:
+        """(N, 3) metres, object frame: the points of the sheet's plane seen at ``pixels`` (N, 2)
+        by ``camera`` at ``T_cam_obj``; NaN rows where the ray misses the plane."""
+        undistorted = camera.undistort_points(pixels)
+        normalized = (undistorted - camera.K[:2, 2]) / np.array([camera.fx, camera.fy])
+        plane = np.column_stack([normalized, np.ones(len(normalized))]) @ _ray_to_sheet(T_cam_obj).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xy = np.where(plane[:, 2:] > 1e-12, plane[:, :2] / plane[:, 2:], np.nan)
+        return np.column_stack([xy, np.zeros(len(xy))])
+
+
+def _ray_to_sheet(T_cam_obj: Pose) -> np.ndarray:
+    """3x3 map of a camera ray (x, y, 1) to the sheet point (x, y, 1) (object frame, plane z = 0)
+    it meets, up to scale: the inverse of the plane's homography [r1 r2 t]."""
+    rotation, translation = T_cam_obj.rotation, T_cam_obj.translation
+    return np.linalg.inv(np.column_stack([rotation[:, 0], rotation[:, 1], translation]))
 
 
 # -- the tracker ------------------------------------------------------------------------------
@@ -284,7 +298,8 @@ class _Track:
     T_before: Pose | None = None  # the raw pose one frame earlier, for the motion model
     points_obj: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     pixels: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
-    since_anchor: int = 0
+    since_anchor: int = 0  # frames since fresh points were picked
+    anchored_points: int = 0  # how many were picked
     residual_px: float = 0.0
     confidence: float = 0.0
 
@@ -373,7 +388,6 @@ class Tracker:
             dt_s = (timestamp_ms - self._previous_ms) / 1000.0
         self._previous_ms = timestamp_ms
 
-        options = self.options
         self._frame_features = None
         results = []
         for track in self._tracks:
@@ -412,17 +426,20 @@ class Tracker:
         """Advance ``track`` by one frame; its raw pose, or None (its state says why)."""
         T = None
         if track.state == "tracking" and self._previous_gray is not None:
-            T = self._follow(track, gray)
-            if T is not None:
+            if track.sheet is not None:
+                # a sheet follows its own image warped to the predicted pose; plain flow only
+                # when that fails (e.g. much of the sheet is covered)
+                T_pred = track.predict()
                 track.since_anchor += 1
-                if track.sheet is not None:
-                    if (
-                        track.since_anchor >= self.options.reanchor_every
-                        or len(track.points_obj) < 3 * self.options.min_points
-                    ):
-                        T = self._reanchor_sheet(track, gray, T) or T
-                elif track.since_anchor >= self.options.redetect_every:
-                    T = self._redetect_nearby(track, gray, T) or T
+                T = None if T_pred is None else self._reanchor_sheet(track, gray, T_pred)
+                if T is None:
+                    T = self._follow(track, gray)
+            else:
+                T = self._follow(track, gray)
+                if T is not None:
+                    track.since_anchor += 1
+                    if track.since_anchor >= self.options.redetect_every:
+                        T = self._redetect_nearby(track, gray, T) or T
         if T is None:
             T = self._detect(track, gray)
         if T is None:
@@ -484,47 +501,45 @@ class Tracker:
             return None
         camera = self.camera
         pixels = pixels.astype(np.float64)
+        minimum = max(options.min_points, min_share * count)
 
-        def residuals(T: Pose) -> np.ndarray:
-            projected = camera.project(T.apply(points_obj))
-            return np.nan_to_num(np.linalg.norm(projected - pixels, axis=1), nan=np.inf)
+        def residuals(rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
+            projected, _ = cv2.projectPoints(points_obj, rvec, tvec, camera.K, camera.dist_coeffs)
+            return np.linalg.norm(projected.reshape(-1, 2) - pixels, axis=1)
 
-        def refine(T: Pose, keep: np.ndarray) -> Pose:
-            rvec, tvec = T.as_rvec_tvec()
-            rvec, tvec = cv2.solvePnPRefineLM(
-                points_obj[keep],
-                pixels[keep],
-                camera.K,
-                camera.dist_coeffs,
-                rvec.reshape(3, 1).copy(),
-                tvec.reshape(3, 1).copy(),  # (3,) vectors are silently not refined
+        def refine(rvec: np.ndarray, tvec: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            # rvec, tvec must be (3, 1): (3,) vectors are silently returned unrefined
+            return cv2.solvePnPRefineLM(
+                points_obj[keep], pixels[keep], camera.K, camera.dist_coeffs, rvec, tvec
             )
-            return Pose.from_rvec_tvec(rvec, tvec)
 
-        start = residuals(T_start)
-        gate = max(3.0 * float(np.median(start)), 2.0 * options.max_residual_px)
-        keep = start < gate
+        rvec, tvec = (v.reshape(3, 1).copy() for v in T_start.as_rvec_tvec())
+        start = residuals(rvec, tvec)
+        keep = start < max(3.0 * float(np.median(start)), 2.0 * options.max_residual_px)
         if keep.sum() < options.min_points:
             return None
-        T = refine(T_start, keep)
-        errors = residuals(T)
-        keep = errors < options.max_residual_px
-        if keep.sum() < max(options.min_points, min_share * count):
-            return None
-        T = refine(T, keep)
-        errors = residuals(T)
-        keep = errors < options.max_residual_px
-        if keep.sum() < max(options.min_points, min_share * count) or np.any(
-            T.apply(points_obj[keep])[:, 2] <= 0
-        ):
+        for _ in range(2):
+            rvec, tvec = refine(rvec, tvec, keep)
+            errors = residuals(rvec, tvec)
+            keep = errors < options.max_residual_px
+            if keep.sum() < minimum:
+                return None
+        T = Pose.from_rvec_tvec(rvec, tvec)
+        if np.any(T.apply(points_obj[keep])[:, 2] <= 0):
             return None
         return T, keep, float(np.sqrt(np.mean(errors[keep] ** 2)))
 
     def _reanchor_sheet(
-        self, track: _Track, gray: np.ndarray, T: Pose, min_share: float = 0.5
+        self, track: _Track, gray: np.ndarray, T: Pose, min_share: float = 0.3, fresh: bool = False
     ) -> Pose | None:
-        """Warp the sheet's image into pose ``T``, track fresh corners from the warp into the frame
-        and fit the pose to them. Replaces the tracked points on success; None on failure."""
+        """Warp the sheet's image into pose ``T`` (a prediction or a detection), track points from
+        the warp into the frame and fit the pose to them: no drift, and the warp already carries
+        the motion's rotation, scale and perspective, which plain frame-to-frame flow does not.
+
+        The points followed so far are reused unless ``fresh``, they thinned out or
+        ``reanchor_every`` frames passed; then new corners are picked in the warp. Replaces the
+        tracked points on success; None when fewer than ``min_share`` of the points fit.
+        """
         options = self.options
         sheet = track.sheet
         assert sheet is not None and self._grid is not None
@@ -532,55 +547,66 @@ class Tracker:
         if roi is None:
             return None
         x0, y0, x1, y1 = roi
-        warped, valid, sheet_xy = sheet.warp(self._grid, T, roi)
+        origin = np.array([x0, y0], np.float32)
+        warped, valid = sheet.warp(self._grid, T, roi)
         frame_roi = gray[y0:y1, x0:x1]
-        inner = cv2.erode(valid.astype(np.uint8), np.ones((7, 7), np.uint8))
-        if inner.sum() < 400:
-            return None
+        valid_u8 = valid.astype(np.uint8)
+        # points on the sheet, its outline included: the template shows the frame's own pixels
+        # off the sheet, so a window across the outline still lines up
+        inner = cv2.erode(valid_u8, np.ones((3, 3), np.uint8))
         # match brightness and contrast to the frame, and show the frame where the sheet is not
-        on = valid
-        mean_w, std_w = float(warped[on].mean()), float(warped[on].std()) + 1e-3
-        mean_f, std_f = float(frame_roi[on].mean()), float(frame_roi[on].std()) + 1e-3
-        adjusted = np.clip((warped.astype(np.float32) - mean_w) * (std_f / std_w) + mean_f, 0, 255).astype(
-            np.uint8
+        mean_w, std_w = (float(v[0, 0]) for v in cv2.meanStdDev(warped, mask=valid_u8))
+        mean_f, std_f = (float(v[0, 0]) for v in cv2.meanStdDev(frame_roi, mask=valid_u8))
+        gain = (std_f + 1e-3) / (std_w + 1e-3)
+        template = cv2.convertScaleAbs(warped, alpha=gain, beta=mean_f - gain * mean_w)
+        cv2.copyTo(frame_roi, 1 - valid_u8, template)
+
+        refresh = (
+            fresh
+            or track.since_anchor >= options.reanchor_every
+            or len(track.points_obj) < max(0.7 * track.anchored_points, options.min_points * 2)
         )
-        adjusted[~valid] = frame_roi[~valid]
-        spacing = max(5, int(math.sqrt(inner.sum() / options.max_points) * 0.7))
-        corners = cv2.goodFeaturesToTrack(
-            adjusted, options.max_points, qualityLevel=0.01, minDistance=spacing, mask=inner, blockSize=5
-        )
-        if corners is None or len(corners) < options.min_points:
+        if refresh:
+            spacing = max(5, int(math.sqrt(max(int(inner.sum()), 1) / options.max_points) * 0.7))
+            corners = cv2.goodFeaturesToTrack(
+                template, options.max_points, qualityLevel=0.002, minDistance=spacing, mask=inner, blockSize=5
+            )
+            if corners is None or len(corners) < options.min_points:
+                return None
+            in_template = corners.reshape(-1, 2)
+            points_obj = sheet.sheet_points(self.camera, T, in_template + origin)
+        else:
+            points_obj = track.points_obj
+            in_template = (self.camera.project(T.apply(points_obj)) - origin).astype(np.float32)
+            cols = np.clip(np.nan_to_num(in_template[:, 0], nan=-1).round().astype(int), -1, x1 - x0)
+            rows = np.clip(np.nan_to_num(in_template[:, 1], nan=-1).round().astype(int), -1, y1 - y0)
+            inside = (cols >= 0) & (rows >= 0) & (cols < x1 - x0) & (rows < y1 - y0)
+            inside[inside] = inner[rows[inside], cols[inside]] > 0
+            points_obj, in_template = points_obj[inside], in_template[inside]
+        if len(points_obj) < options.min_points:
             return None
-        corners = corners.reshape(-1, 2)
         moved, status, _ = cv2.calcOpticalFlowPyrLK(
-            adjusted,
+            template,
             frame_roi,
-            corners.reshape(-1, 1, 2),
-            corners.reshape(-1, 1, 2).copy(),
+            in_template.reshape(-1, 1, 2),
+            in_template.reshape(-1, 1, 2).copy(),
             winSize=(options.flow_window_px, options.flow_window_px),
             maxLevel=2,
             criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03),
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
         )
-        moved = moved.reshape(-1, 2)
-        ok = status.ravel() == 1
-        cols, rows = corners[:, 0].round().astype(int), corners[:, 1].round().astype(int)
-        xy = sheet_xy[rows, cols].astype(np.float64)
-        ok &= np.all(np.isfinite(xy), axis=1)
-        points_obj = np.column_stack([xy, np.zeros(len(xy))])[ok]
-        pixels = (moved[ok] + np.array([x0, y0], np.float32)).astype(np.float32)
-        fitted = self._fit(points_obj, pixels, T, min_share=min_share * len(corners) / max(ok.sum(), 1))
+        ok = (status.ravel() == 1) & np.all(np.isfinite(points_obj), axis=1)
+        pixels = moved.reshape(-1, 2)[ok] + origin
+        fitted = self._fit(points_obj[ok], pixels, T, min_share=min_share * len(ok) / max(int(ok.sum()), 1))
         if fitted is None:
             return None
         T_new, keep, residual = fitted
-        track.points_obj, track.pixels = points_obj[keep], pixels[keep]
-        track.residual_px, track.since_anchor = residual, 0
+        track.points_obj, track.pixels = points_obj[ok][keep], pixels[keep]
+        track.residual_px = residual
+        if refresh:
+            track.since_anchor, track.anchored_points = 0, int(keep.sum())
         track.confidence = float(
-            min(
-                1.0,
-                keep.sum() / (0.5 * len(corners)) * 0.5
-                + 0.5 * min(1.0, keep.sum() / (4.0 * options.min_points)),
-            )
+            min(1.0, keep.sum() / len(ok)) * min(1.0, keep.sum() / (4.0 * options.min_points))
         )
         return T_new
 
@@ -602,7 +628,7 @@ class Tracker:
         if track.sheet is not None:
             # a sheet is accepted only when its own image, warped into the pose, lines up with
             # the frame: this rules out poses from repeated patterns and planar flips
-            T = self._reanchor_sheet(track, gray, estimate.T_cam_obj, min_share=0.6)
+            T = self._reanchor_sheet(track, gray, estimate.T_cam_obj, min_share=0.6, fresh=True)
             if T is None:
                 return None
             return T

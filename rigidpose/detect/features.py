@@ -116,10 +116,15 @@ class FeatureDetector:
             )
         self.target, self.options = target, options
         self.appearance = appearance
-        norm = cv2.NORM_L2 if options.kind == "sift" else cv2.NORM_HAMMING
-        self.matcher = cv2.BFMatcher(norm)
+        if options.kind == "sift":  # float descriptors: approximate kd-tree search
+            self.matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
+        else:
+            self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
         self.matcher.add([np.ascontiguousarray(appearance.descriptors)])
         self.matcher.train()
+        # the same point of the target appears in several reference views (scales, tilts):
+        # neighbours closer than this are the same point, not a rival, in the ratio test
+        self.same_point_m = 0.01 * target.diameter_m
 
     def detect(self, image: np.ndarray, mask: np.ndarray | None = None) -> Observations:
         """Matches between the frame (BGR or gray) and the target's features."""
@@ -128,15 +133,33 @@ class FeatureDetector:
 
     def match(self, pixels: np.ndarray, descriptors: np.ndarray) -> Observations:
         """Matches between features already extracted from a frame (``extract_features`` with
-        this detector's kind) and the target's: one extraction serves several targets."""
+        this detector's kind) and the target's: one extraction serves several targets.
+
+        Lowe's ratio test compares the best neighbour with the best one that is another point
+        of the target (the same point seen in several reference views is not a rival)."""
         if len(pixels) < 2 or len(self.appearance) < 2:
             return Observations.empty(self.target.name)
         query, train, ratios = [], [], []
-        for pair in self.matcher.knnMatch(descriptors, k=2):
-            if len(pair) == 2 and pair[0].distance < self.options.ratio * pair[1].distance:
-                query.append(pair[0].queryIdx)
-                train.append(pair[0].trainIdx)
-                ratios.append(pair[0].distance / max(pair[1].distance, 1e-9))
+        points = self.appearance.points_obj
+        for candidates in self.matcher.knnMatch(np.ascontiguousarray(descriptors), k=4):
+            if not candidates:
+                continue
+            best = candidates[0]
+            rival = next(
+                (
+                    c
+                    for c in candidates[1:]
+                    if np.linalg.norm(points[c.trainIdx] - points[best.trainIdx]) > self.same_point_m
+                ),
+                None,
+            )
+            if rival is None and len(candidates) < 4:
+                continue  # too few neighbours to judge
+            ratio = 0.0 if rival is None else best.distance / max(rival.distance, 1e-9)
+            if ratio < self.options.ratio:
+                query.append(best.queryIdx)
+                train.append(best.trainIdx)
+                ratios.append(ratio)
         if not query:
             return Observations.empty(self.target.name)
         scores = np.clip(1.0 - np.array(ratios), 0.0, 1.0)  # a clearer best match scores higher

@@ -8,6 +8,7 @@ rows, z = x × y pointing into the sheet; the sheet is the plane z = 0. Pixel (u
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .._validate import check_positive
@@ -15,7 +16,7 @@ from ..errors import InvalidInputError
 from ..io import as_bgr8
 from ..target import Appearance, Target
 
-__all__ = ["image_points_obj", "planar_corners_obj", "planar_target", "sheet_image"]
+__all__ = ["TILTS", "image_points_obj", "planar_corners_obj", "planar_target", "sheet_image", "tilted_views"]
 
 
 def planar_corners_obj(width_m: float, height_m: float) -> np.ndarray:
@@ -56,8 +57,10 @@ def planar_target(
         image: the printed image, (H, W, 3) BGR uint8 (gray and 16-bit are converted).
         width_m: printed width in metres; the height follows from the image's aspect ratio.
         name: the target's name.
-        features: ``sift``, ``orb`` or ``akaze`` to store local features of the image (found at
-            scales 1, 1/2 and 1/4, so the sheet is also found when small in the frame), or None.
+        features: ``sift``, ``orb`` or ``akaze`` to store local features of the image, or None.
+            They are found at scales 1, 1/2 and 1/4 (so the sheet is also found when small in
+            the frame) and in views of the sheet tilted by 60 and 73 degrees (``tilted_views``),
+            so it is also found when seen at a grazing angle.
         max_features: features per scale.
     Returns:
         A ``Target`` with a two-triangle textured mesh facing -z (toward a camera in front),
@@ -88,8 +91,56 @@ def planar_target(
         from ..detect.features import extract_features
 
         pixels, descriptors = extract_features(bgr, features, max_features, scales=(1.0, 0.5, 0.25))
+        all_pixels, all_descriptors = [pixels], [descriptors]
+        for view, view_from_image in tilted_views(bgr):
+            found, found_descriptors = extract_features(view[0], features, max_features // 4, mask=view[1])
+            image_from_view = cv2.invertAffineTransform(view_from_image)
+            all_pixels.append(found @ image_from_view[:, :2].T + image_from_view[:, 2])
+            all_descriptors.append(found_descriptors)
+        pixels, descriptors = np.vstack(all_pixels), np.vstack(all_descriptors)
         appearance = Appearance(features, descriptors, image_points_obj(pixels, (w, h), width_m))
     return Target(name=name, mesh=mesh, keypoints_obj=corners, appearance=appearance, reference_images=(bgr,))
+
+
+TILTS = ((2.0, 4), (3.5, 6))
+"""(tilt, number of in-plane directions) of the simulated views: 1 / cos(60 deg) = 2, 1 / cos(73 deg) = 3.5."""
+
+
+def tilted_views(
+    image: np.ndarray, max_side_px: int = 640
+) -> list[tuple[tuple[np.ndarray, np.ndarray], np.ndarray]]:
+    """Views of a flat image as a camera would see it tilted away (affine simulation, as in
+    ASIFT: Morel and Yu, 2009), for features that still match at grazing angles.
+
+    Returns:
+        [((gray view, mask of the image inside it), (2, 3) affine map image pixel -> view pixel)].
+    """
+    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    h, w = gray.shape
+    shrink = min(1.0, max_side_px / max(h, w))
+    views = []
+    for tilt, directions in TILTS:
+        for k in range(directions):
+            angle = 180.0 * k / directions
+            # rotate about the centre by angle, then compress x by 1 / tilt (and shrink overall)
+            rotation = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+            corners = np.array([[0, 0, 1], [w, 0, 1], [w, h, 1], [0, h, 1]], float) @ rotation.T
+            rotation[:, 2] -= corners.min(axis=0)
+            size = np.ceil(corners.max(axis=0) - corners.min(axis=0)).astype(int)
+            squeeze = np.diag([shrink / tilt, shrink])
+            affine = squeeze @ rotation
+            out = (int(np.ceil(size[0] * shrink / tilt)), int(np.ceil(size[1] * shrink)))
+            # anti-alias along the compressed direction (sigma as in ASIFT), then warp
+            rotated = cv2.warpAffine(gray, rotation, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR)
+            sigma = 0.8 * np.sqrt(tilt**2 - 1.0) / shrink
+            blurred = cv2.GaussianBlur(
+                rotated, (0, 0), sigmaX=sigma, sigmaY=0.01 + 0.8 * np.sqrt(max(1 / shrink**2 - 1, 0))
+            )
+            view = cv2.resize(blurred, out, interpolation=cv2.INTER_AREA)
+            mask = cv2.warpAffine(np.full((h, w), 255, np.uint8), affine, out, flags=cv2.INTER_NEAREST)
+            mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
+            views.append(((view, mask), affine))
+    return views
 
 
 def sheet_image(target: Target) -> tuple[np.ndarray, float] | None:
