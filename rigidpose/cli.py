@@ -71,6 +71,89 @@ def _cmd_target_from_image(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_target_register(args: argparse.Namespace) -> int:
+    """Make a textured 3D target from its mesh and photos with a few clicked correspondences."""
+    from rigidpose.targets.register import load_correspondences, register_target
+
+    if len(args.correspondences) != len(args.image):
+        raise rp.InvalidInputError(
+            f"expected one --correspondences per --image, got {len(args.correspondences)} for {len(args.image)}"
+        )
+    mesh = rp.load_mesh(args.mesh, units=args.units)
+    cameras = args.camera if len(args.camera) == len(args.image) else args.camera * len(args.image)
+    if len(args.camera) not in (1, len(args.image)):
+        raise rp.InvalidInputError("expected one --camera for all images or one per --image")
+    photos = []
+    for image_path, camera_path, corr_path in zip(args.image, cameras, args.correspondences):
+        points_3d, points_2d = load_correspondences(corr_path)
+        photos.append((rp.io.read_image(image_path), rp.Camera.load(camera_path), points_3d, points_2d))
+    name = args.name or Path(args.mesh).stem
+    target, reports = register_target(mesh, photos, name, features=args.features)
+    target.save(args.out)
+    for image_path, report in zip(args.image, reports):
+        print(
+            f"{image_path}: clicks fit to {report.click_error_px:.2f} px RMS; "
+            f"{report.features_on_mesh} of {report.features_found} {args.features} features on the mesh"
+        )
+    print(f"wrote {args.out}: target {name!r}, {len(target.appearance)} features")
+    return 0
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    """Track targets in a video, image, folder or webcam; write poses (JSONL) and an overlay video."""
+    import time
+
+    from tqdm import tqdm
+
+    from rigidpose.render.overlay import OutlinePainter
+
+    targets = [rp.Target.load(path) for path in args.target]
+    camera = rp.Camera.load(args.camera)
+    tracker = rp.Tracker(targets, camera)
+    painters = None
+    posed = dict.fromkeys((t.name for t in targets), 0)
+    times_ms = []
+    with (
+        rp.FrameSource(args.source) as source,
+        rp.PoseWriter(args.poses) as writer,
+        rp.io.VideoWriter(args.out, source.fps or 30.0) if args.out else _nothing() as video,
+    ):
+        progress = tqdm(
+            source, total=source.frame_count, unit="frame", disable=args.quiet or args.poses == "-"
+        )
+        for frame in progress:
+            start = time.perf_counter()
+            results = tracker.update(frame)
+            times_ms.append((time.perf_counter() - start) * 1000.0)
+            writer.write(rp.FramePoses(frame.index, frame.timestamp_ms, tuple(results)))
+            for result in results:
+                posed[result.name] += result.T_cam_obj is not None
+            if video is not None:
+                if painters is None:
+                    painters = [OutlinePainter(t, tracker.camera) for t in targets]
+                image = rp.io.as_bgr8(frame.image).copy()
+                for painter, result in zip(painters, results):
+                    painter.annotate(image, result)
+                video.write(image)
+    frames = len(times_ms)
+    summary = ", ".join(f"{name} in {count}" for name, count in posed.items())
+    median = float(np.median(times_ms)) if times_ms else float("nan")
+    print(
+        f"{frames} frames: pose of {summary}; median {median:.1f} ms per frame"
+        + (f"; overlay {args.out}" if args.out else ""),
+        file=sys.stderr if args.poses == "-" else sys.stdout,
+    )
+    return 0
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     """Render a ground-truth sequence of a target along a smooth random camera trajectory."""
     import math
@@ -166,6 +249,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
     )
     from_image.set_defaults(run=_cmd_target_from_image)
+    register = target_commands.add_parser(
+        "register",
+        help="a textured 3D target from a mesh and photos",
+        description=_cmd_target_register.__doc__,
+    )
+    register.add_argument("--mesh", required=True, help="the object's mesh (ply, obj, stl, glb, ...)")
+    register.add_argument(
+        "--units", required=True, choices=tuple(rp.MESH_UNITS), help="length unit of the mesh"
+    )
+    register.add_argument(
+        "--image", action="append", required=True, help="a photo of the object (repeatable)"
+    )
+    register.add_argument(
+        "--camera", action="append", required=True, help="camera file of the photos (one, or one per --image)"
+    )
+    register.add_argument(
+        "--correspondences",
+        action="append",
+        required=True,
+        help='JSON {"units", "points_3d", "points_2d"}: mesh points and their pixels (one per --image)',
+    )
+    register.add_argument("--out", required=True, help="target folder to write")
+    register.add_argument("--name", help="target name (default: the mesh's file name)")
+    register.add_argument(
+        "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
+    )
+    register.set_defaults(run=_cmd_target_register)
+
+    track = commands.add_parser("track", help="track targets in video", description=_cmd_track.__doc__)
+    track.add_argument("--target", action="append", required=True, help="target folder (repeatable)")
+    track.add_argument("--camera", required=True, help="camera file (OpenCV YAML/XML, ROS, JSON)")
+    track.add_argument("--source", required=True, help="video, image, folder of images, or webcam index")
+    track.add_argument("--poses", required=True, help="pose JSONL to write ('-' for standard output)")
+    track.add_argument("--out", help="overlay video to write (.mp4)")
+    track.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    track.set_defaults(run=_cmd_track)
 
     synth = commands.add_parser(
         "synth", help="render a ground-truth sequence", description=_cmd_synth.__doc__

@@ -42,6 +42,7 @@ __all__ = [
     "FrameSource",
     "ObjectPose",
     "PoseWriter",
+    "VideoWriter",
     "as_bgr8",
     "read_image",
     "read_poses",
@@ -373,6 +374,55 @@ class PoseWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class VideoWriter:
+    """Writes BGR frames to an MP4 video (MPEG-4 part 2), sized by the first frame.
+
+    The file appears only when the writer closes without an error: an interrupted run leaves
+    no half-written video.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fps: float = 30.0) -> None:
+        self.path = Path(path)
+        if self.path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+            raise InvalidInputError(f"{self.path}: expected an .mp4 file for the video")
+        if not self.path.parent.is_dir():
+            raise SourceError(f"{self.path}: no such folder {self.path.parent}")
+        self.fps = float(fps) if fps and fps > 0 else 30.0
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._writer: cv2.VideoWriter | None = None
+        self.frames_written = 0
+
+    def write(self, image: np.ndarray) -> None:
+        image = as_bgr8(image, "frame")
+        if self._writer is None:
+            h, w = image.shape[:2]
+            self._size = (w, h)
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise SourceError(f"{self.path}: cannot write video (no MPEG-4 encoder in this OpenCV)")
+        elif image.shape[1::-1] != self._size:
+            raise InvalidInputError(
+                f"frame: expected {self._size[0]}x{self._size[1]} like the first, got {image.shape[1]}x{image.shape[0]}"
+            )
+        self._writer.write(image)
+        self.frames_written += 1
+
+    def close(self, keep: bool = True) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            if keep:
+                os.replace(self._tmp, self.path)
+        if self._tmp.exists():
+            self._tmp.unlink()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *exc_info: object) -> None:
+        self.close(keep=exc_type is None)
 
 
 def read_poses(path: str | os.PathLike[str]) -> list[FramePoses]:

@@ -324,17 +324,21 @@ class Tracker:
             (``rigidpose target from-image`` / ``register`` make one). Names must be unique.
         camera: intrinsics and distortion. Frames of another size with the same aspect ratio
             are handled by scaling the camera (the stream was resized).
-        options: see ``TrackerOptions``.
+        options: see ``TrackerOptions``; by default, the feature kind of the targets' appearance.
     """
 
     def __init__(
         self, targets: Sequence[Target], camera: Camera, options: TrackerOptions | None = None
     ) -> None:
-        self.options = options or TrackerOptions()
         if isinstance(targets, Target):
             targets = [targets]
         if not targets:
             raise InvalidInputError("targets: expected at least one target")
+        if options is None:
+            # the features the targets were made with (SIFT when they disagree or have none)
+            kinds = {t.appearance.detector for t in targets if t.appearance is not None}
+            options = TrackerOptions(features=FeatureOptions(kind=kinds.pop() if len(kinds) == 1 else "sift"))
+        self.options = options
         names = [t.name for t in targets]
         if len(set(names)) != len(names):
             raise InvalidInputError(f"targets: expected unique names, got {names}")

@@ -1,0 +1,189 @@
+"""Textured 3D targets from a mesh and photos of the real object.
+
+For each photo, a few clicked correspondences (mesh point <-> pixel) give the photo's pose; the
+photo's local features are then cast as rays onto the mesh (open3d's ``RaycastingScene``), and
+those that land on a face turned toward the camera become the target's appearance: a
+descriptor with its 3D point on the object.
+
+Correspondence file (JSON)::
+
+    {"units": "cm", "points_3d": [[x, y, z], ...], "points_2d": [[u, v], ...]}
+
+``points_3d`` in the mesh's frame and the given units, ``points_2d`` in pixels of the photo
+(pixel centres at integers, OpenCV's convention). At least 6 pairs, not all on one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .._validate import as_array
+from ..camera import Camera
+from ..errors import BackendMissingError, FileFormatError, InvalidInputError
+from ..geometry import Pose
+from ..io import as_bgr8
+from ..solve import reprojection_rms_px
+from ..target import MESH_UNITS, Appearance, Target
+
+__all__ = ["PhotoRegistration", "load_correspondences", "pose_from_correspondences", "register_target"]
+
+MAX_CLICK_ERROR_PX = 15.0
+"""A photo whose clicked points fit their pose worse than this (RMS) is refused: a typo, a
+wrong vertex or the wrong camera."""
+MIN_FACING_COS = 0.2
+"""A feature is kept only on a face turned toward the camera by at most acos(0.2) = 78 deg."""
+
+
+def load_correspondences(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) metres (mesh frame) and (N, 2) pixels from a correspondence JSON file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        units = data.get("units", "m")
+        if units not in MESH_UNITS:
+            raise InvalidInputError(f"{path}: units: expected one of {', '.join(MESH_UNITS)}, got {units!r}")
+        points_3d = as_array(data["points_3d"], f"{path}: points_3d", ("N", 3)) * MESH_UNITS[units]
+        points_2d = as_array(data["points_2d"], f"{path}: points_2d", ("N", 2))
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: no such correspondence file") from None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise FileFormatError(
+            f'{path}: expected {{"units": ..., "points_3d": [[x, y, z], ...], "points_2d": [[u, v], ...]}} '
+            f"({type(exc).__name__}: {exc})"
+        ) from None
+    if len(points_3d) != len(points_2d):
+        raise FileFormatError(
+            f"{path}: expected as many points_3d as points_2d, got {len(points_3d)} and {len(points_2d)}"
+        )
+    if len(points_3d) < 6:
+        raise FileFormatError(f"{path}: expected at least 6 correspondences, got {len(points_3d)}")
+    return points_3d, points_2d
+
+
+def pose_from_correspondences(
+    points_obj: np.ndarray, pixels: np.ndarray, camera: Camera
+) -> tuple[Pose, float]:
+    """``T_cam_obj`` of a photo from a few exact correspondences (SQPnP, then Levenberg-Marquardt)
+    and its RMS reprojection error in pixels."""
+    points_obj = as_array(points_obj, "points_obj", ("N", 3))
+    pixels = as_array(pixels, "pixels", ("N", 2))
+    centred = points_obj - points_obj.mean(axis=0)
+    singular = np.linalg.svd(centred, compute_uv=False)
+    if len(points_obj) < 6 or singular[1] < 1e-3 * singular[0]:
+        raise InvalidInputError("correspondences: expected at least 6 points not all on one line")
+    ok, rvec, tvec = cv2.solvePnP(points_obj, pixels, camera.K, camera.dist_coeffs, flags=cv2.SOLVEPNP_SQPNP)
+    if not ok:
+        raise InvalidInputError("correspondences: no pose fits them")
+    rvec, tvec = cv2.solvePnPRefineLM(
+        points_obj, pixels, camera.K, camera.dist_coeffs, rvec.reshape(3, 1), tvec.reshape(3, 1)
+    )
+    T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
+    return T_cam_obj, reprojection_rms_px(camera, T_cam_obj, points_obj, pixels)
+
+
+@dataclass(frozen=True)
+class PhotoRegistration:
+    """What one photo contributed: its pose, how well the clicks fit it, and its features."""
+
+    T_cam_obj: Pose
+    click_error_px: float
+    features_found: int
+    features_on_mesh: int
+
+
+def _raycaster(mesh: object) -> object:
+    try:
+        import open3d as o3d
+    except ImportError:
+        raise BackendMissingError("registering a mesh needs open3d: pip install 'rigidpose[depth]'") from None
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(
+        o3d.core.Tensor(np.asarray(mesh.vertices, dtype=np.float32)),
+        o3d.core.Tensor(np.asarray(mesh.faces, dtype=np.uint32)),
+    )
+    return scene
+
+
+def register_target(
+    mesh: object,
+    photos: Sequence[tuple[np.ndarray, Camera, np.ndarray, np.ndarray]],
+    name: str,
+    features: str = "sift",
+    max_features: int = 3000,
+) -> tuple[Target, list[PhotoRegistration]]:
+    """A textured 3D target from its mesh (metres) and photos of the object.
+
+    Args:
+        mesh: ``trimesh.Trimesh`` in metres (``load_mesh(path, units)``).
+        photos: (image BGR, camera of that image, points_obj (N, 3) metres, pixels (N, 2)) each:
+            the photo and its clicked correspondences.
+        name: the target's name.
+        features: ``sift``, ``orb`` or ``akaze``.
+        max_features: features per photo and scale (scales 1, 1/2, 1/4).
+    Returns:
+        The target (appearance from every photo, the photos as reference images, the
+        correspondences' 3D points as keypoints) and one ``PhotoRegistration`` per photo.
+    """
+    from ..detect.features import extract_features
+
+    if not photos:
+        raise InvalidInputError("photos: expected at least one photo")
+    scene = _raycaster(mesh)
+    import open3d as o3d
+
+    face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
+    all_descriptors, all_points, reports, images, keypoints = [], [], [], [], []
+    for index, (image, camera, points_obj, pixels) in enumerate(photos):
+        image = as_bgr8(image, f"photo {index + 1}")
+        if image.shape[1::-1] != camera.size:
+            camera = camera.scaled(image.shape[1], image.shape[0])
+        T_cam_obj, click_error = pose_from_correspondences(points_obj, pixels, camera)
+        if click_error > MAX_CLICK_ERROR_PX:
+            raise InvalidInputError(
+                f"photo {index + 1}: the clicked points fit no pose (RMS {click_error:.1f} px > "
+                f"{MAX_CLICK_ERROR_PX:g} px): check the correspondences, their units and the camera"
+            )
+        found, descriptors = extract_features(image, features, max_features, scales=(1.0, 0.5, 0.25))
+        T_obj_cam = T_cam_obj.inv()
+        undistorted = camera.undistort_points(found)
+        rays_cam = np.column_stack(
+            [(undistorted - camera.K[:2, 2]) / np.array([camera.fx, camera.fy]), np.ones(len(found))]
+        )
+        directions = rays_cam @ T_obj_cam.rotation.T
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        origins = np.broadcast_to(T_obj_cam.translation, directions.shape)
+        rays = o3d.core.Tensor(np.hstack([origins, directions]).astype(np.float32))
+        hits = scene.cast_rays(rays)
+        distance = hits["t_hit"].numpy().astype(np.float64)
+        face = hits["primitive_ids"].numpy().astype(np.int64)
+        hit = np.isfinite(distance)
+        facing = np.zeros(len(found), bool)
+        facing[hit] = -(face_normals[face[hit]] * directions[hit]).sum(axis=1) >= MIN_FACING_COS
+        points = origins[facing] + distance[facing, None] * directions[facing]
+        all_descriptors.append(descriptors[facing])
+        all_points.append(points)
+        images.append(image)
+        keypoints.append(np.asarray(points_obj, dtype=np.float64))
+        reports.append(PhotoRegistration(T_cam_obj, click_error, len(found), int(facing.sum())))
+    descriptors = np.vstack(all_descriptors)
+    if len(descriptors) < 20:
+        raise InvalidInputError(
+            f"only {len(descriptors)} features landed on the mesh: the photos show too little texture "
+            "or the correspondences put the mesh elsewhere"
+        )
+    appearance = Appearance(features, descriptors, np.vstack(all_points))
+    target = Target(
+        name=name,
+        mesh=mesh,
+        keypoints_obj=np.unique(np.vstack(keypoints), axis=0),
+        appearance=appearance,
+        reference_images=tuple(images),
+    )
+    return target, reports
