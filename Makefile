@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python demos/box_photo_pose.py --out out/demo
+	$(BIN)/python demos/track_box.py --out out/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check rigidpose tests demos

@@ -132,7 +132,7 @@ class PoseSmoother:
         """Forget the past (after the object was lost)."""
         self._smoothed: Pose | None = None
         self._last_raw: Pose | None = None
-        self._speed = 0.0
+        self._velocity = np.zeros(6)
 
     @staticmethod
     def _alpha(cutoff_hz: float, dt_s: float) -> float:
@@ -143,21 +143,18 @@ class PoseSmoother:
         """The smoothed pose after a new raw pose ``dt_s`` seconds after the previous one."""
         if self._smoothed is None or self._last_raw is None or self.min_cutoff_hz <= 0 or dt_s <= 0:
             self._smoothed = self._last_raw = T_raw
-            self._speed = 0.0
+            self._velocity = np.zeros(6)
             return T_raw
-        step = T_raw @ self._last_raw.inv()
+        # velocity (rotation rate, translation rate relative to the distance), filtered as a
+        # vector so that noise averages out instead of adding up
+        step_rvec, _ = Pose(T_raw.rotation @ self._last_raw.rotation.T, np.zeros(3)).as_rvec_tvec()
         distance = max(float(np.linalg.norm(T_raw.translation)), 1e-3)
-        step_rvec, _ = step.as_rvec_tvec()
-        speed = (
-            self.focal_px
-            * (
-                float(np.linalg.norm(step_rvec))
-                + float(np.linalg.norm(T_raw.translation - self._last_raw.translation)) / distance
-            )
-            / dt_s
+        velocity = (
+            np.concatenate([step_rvec, (T_raw.translation - self._last_raw.translation) / distance]) / dt_s
         )
-        self._speed += self._alpha(self.derivative_cutoff_hz, dt_s) * (speed - self._speed)
-        alpha = self._alpha(self.min_cutoff_hz + self.beta * self._speed, dt_s)
+        self._velocity += self._alpha(self.derivative_cutoff_hz, dt_s) * (velocity - self._velocity)
+        speed_px_s = self.focal_px * (np.linalg.norm(self._velocity[:3]) + np.linalg.norm(self._velocity[3:]))
+        alpha = self._alpha(self.min_cutoff_hz + self.beta * float(speed_px_s), dt_s)
         towards, _ = Pose(T_raw.rotation @ self._smoothed.rotation.T, np.zeros(3)).as_rvec_tvec()
         rotation = Pose.from_rvec_tvec(alpha * towards, np.zeros(3)).rotation @ self._smoothed.rotation
         translation = self._smoothed.translation + alpha * (T_raw.translation - self._smoothed.translation)

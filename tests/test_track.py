@@ -1,0 +1,209 @@
+"""The tracker on frames with exactly known poses.
+
+Frames are made here without the renderer: a sheet's image is warped onto a background with the
+homography its pose induces (pinhole camera), so every frame's truth is exact and cheap.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+import rigidpose as rp
+from rigidpose.eval import metrics
+from rigidpose.targets import planar_target
+from rigidpose.targets.planar import planar_corners_obj
+
+CAMERA = rp.Camera.from_intrinsics(560.0, 560.0, 319.5, 239.5, 640, 480)
+
+
+def _photo(name: str) -> np.ndarray:
+    from skimage import data
+
+    image = getattr(data, name)()
+    image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image[:, :, ::-1]
+    return np.ascontiguousarray(image)
+
+
+@pytest.fixture(scope="module")
+def sheets():
+    """Two sheets with SIFT appearance: (image, target) each."""
+    out = []
+    for name, width_m in (("astronaut", 0.25), ("coffee", 0.3)):
+        image = _photo(name)
+        out.append((image, planar_target(image, width_m, name, features="sift")))
+    return out
+
+
+@pytest.fixture(scope="module")
+def background():
+    rng = np.random.default_rng(5)
+    noise = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    return cv2.GaussianBlur(cv2.resize(noise, (640, 480), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
+
+
+def paint(frame: np.ndarray, image: np.ndarray, target: rp.Target, T_cam_obj: rp.Pose) -> None:
+    """Warp ``image`` (the sheet) into ``frame`` where ``CAMERA`` at ``T_cam_obj`` sees it."""
+    h, w = image.shape[:2]
+    corners_px = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
+    width_m, height_m = target.mesh.extents[:2]
+    projected = CAMERA.project(T_cam_obj.apply(planar_corners_obj(width_m, height_m)))
+    # the homography maps pixel centres; shift by the half pixel of OpenCV's warp convention
+    H = cv2.getPerspectiveTransform(corners_px.astype(np.float32), projected.astype(np.float32))
+    warped = cv2.warpPerspective(image, H, (640, 480), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), H, (640, 480), flags=cv2.INTER_NEAREST)
+    frame[mask > 0] = warped[mask > 0]
+
+
+def trajectory(frames: int, phase: float = 0.0) -> list[rp.Pose]:
+    """A sheet 0.6-0.8 m away, swinging up to 40 degrees of tilt and drifting sideways."""
+    poses = []
+    for i in range(frames):
+        t = i / 30.0 + phase
+        rvec = [
+            math.radians(40) * math.sin(1.3 * t),
+            math.radians(25) * math.sin(0.9 * t + 1),
+            0.3 * math.sin(0.5 * t),
+        ]
+        poses.append(
+            rp.Pose.from_rvec_tvec(
+                rvec, [0.08 * math.sin(0.8 * t), 0.05 * math.cos(0.7 * t), 0.7 + 0.1 * math.sin(t)]
+            )
+        )
+    return poses
+
+
+def corner_error_px(target: rp.Target, T_est: rp.Pose, T_true: rp.Pose) -> float:
+    return metrics.corner_error_px(T_est, T_true, target.keypoints_obj, CAMERA)
+
+
+def test_tracks_a_moving_sheet_accurately_and_steadily(sheets, background):
+    image, target = sheets[0]
+    truth = trajectory(60)
+    tracker = rp.Tracker([target], CAMERA)
+    errors, estimates = [], []
+    for i, T_true in enumerate(truth):
+        frame = background.copy()
+        paint(frame, image, target, T_true)
+        (result,) = tracker.update(rp.Frame(i, i * 1000 / 30, frame))
+        assert result.name == target.name and result.state == "tracking"
+        assert 0 < result.confidence <= 1 and result.inliers >= 12 and result.reproj_error_px < 1.5
+        errors.append(corner_error_px(target, result.T_cam_obj, T_true))
+        estimates.append(result.T_cam_obj)
+    assert max(errors) < 3.0 and np.median(errors) < 1.0
+    jitter_m, jitter_rad = metrics.jitter(estimates, truth)
+    assert jitter_m < 0.002 and jitter_rad < math.radians(0.3)
+
+
+def test_states_and_no_pose_when_the_sheet_is_gone(sheets, background):
+    image, target = sheets[0]
+    tracker = rp.Tracker([target], CAMERA)
+    assert tracker.update(background.copy())[0].state == "searching"
+    T = trajectory(1)[0]
+    for _ in range(3):
+        frame = background.copy()
+        paint(frame, image, target, T)
+        assert tracker.update(frame)[0].state == "tracking"
+    for _ in range(3):  # gone: no pose, ever
+        result = tracker.update(background.copy())[0]
+        assert result.state == "lost" and result.T_cam_obj is None and result.reproj_error_px is None
+    frame = background.copy()
+    paint(frame, image, target, T)
+    result = tracker.update(frame)[0]  # back: found again at once
+    assert result.state == "tracking" and corner_error_px(target, result.T_cam_obj, T) < 2.0
+
+
+def test_two_sheets_at_once_each_with_its_own_pose(sheets, background):
+    (image_a, target_a), (image_b, target_b) = sheets
+    tracker = rp.Tracker([target_a, target_b], CAMERA)
+    left, right = trajectory(20), trajectory(20, phase=2.0)
+    shift_a, shift_b = rp.Pose(np.eye(3), [-0.17, 0, 0.35]), rp.Pose(np.eye(3), [0.2, 0, 0.45])
+    for i in range(20):
+        T_a, T_b = shift_a @ left[i], shift_b @ right[i]
+        frame = background.copy()
+        paint(frame, image_a, target_a, T_a)
+        paint(frame, image_b, target_b, T_b)
+        a, b = tracker.update(frame)
+        assert (a.name, b.name) == (target_a.name, target_b.name)
+        assert a.state == b.state == "tracking"
+        assert corner_error_px(target_a, a.T_cam_obj, T_a) < 3.0
+        assert corner_error_px(target_b, b.T_cam_obj, T_b) < 3.0
+
+
+def test_repeated_pattern_elsewhere_gives_no_pose(background):
+    """A sheet of repeated motifs must not be 'found' in a frame showing a different arrangement
+    of the same motifs (sheet music, cards, text)."""
+    rng = np.random.default_rng(3)
+    motifs = [_photo("coins")[k * 60 : k * 60 + 60, 100:160] for k in range(4)]
+
+    def tiled(order):
+        rows = [np.hstack([motifs[k] for k in row]) for row in order]
+        return np.vstack(rows)
+
+    sheet_image = tiled(rng.integers(0, 4, (5, 7)))
+    other_image = tiled(rng.integers(0, 4, (5, 7)))
+    target = planar_target(sheet_image, 0.28, "motifs", features="sift")
+    tracker = rp.Tracker([target], CAMERA)
+    for i, T in enumerate(trajectory(8)):
+        frame = background.copy()
+        paint(frame, other_image, target, T)
+        assert tracker.update(frame)[0].T_cam_obj is None, f"frame {i}: a pose for a sheet that is not there"
+
+
+def test_frames_of_another_size_gray_or_16_bit_are_handled(sheets, background):
+    image, target = sheets[0]
+    T = trajectory(1)[0]
+    frame = background.copy()
+    paint(frame, image, target, T)
+    half = cv2.resize(frame, (320, 240), interpolation=cv2.INTER_AREA)
+    tracker = rp.Tracker([target], CAMERA)
+    result = tracker.update(half)[0]  # a resized stream: the camera is scaled to it
+    assert result.state == "tracking" and tracker.camera.size == (320, 240)
+    assert rp.pose_distance(result.T_cam_obj, T).translation_m < 0.01
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    assert rp.Tracker([target], CAMERA).update(gray)[0].state == "tracking"
+    deep = gray.astype(np.uint16) * 257
+    assert rp.Tracker([target], CAMERA).update(deep)[0].state == "tracking"
+
+
+def test_bad_input_is_one_clear_error(sheets):
+    _, target = sheets[0]
+    tracker = rp.Tracker([target], CAMERA)
+    with pytest.raises(rp.InvalidInputError, match="non-empty"):
+        tracker.update(np.zeros((0, 0, 3), np.uint8))
+    with pytest.raises(rp.InvalidInputError, match="aspect ratio"):
+        tracker.update(np.zeros((480, 480, 3), np.uint8))
+    with pytest.raises(rp.InvalidInputError, match="at least one target"):
+        rp.Tracker([], CAMERA)
+    with pytest.raises(rp.InvalidInputError, match="unique names"):
+        rp.Tracker([target, target], CAMERA)
+    bare = planar_target(sheets[0][0], 0.25, "bare")
+    with pytest.raises(rp.InvalidInputError, match="rebuild it with --features sift"):
+        rp.Tracker([bare], CAMERA)
+    with pytest.raises(rp.InvalidInputError, match="min_points"):
+        rp.TrackerOptions(min_points=3)
+
+
+def test_smoother_removes_jitter_at_rest_without_lagging_in_motion():
+    rng = np.random.default_rng(0)
+    smoother = rp.PoseSmoother(focal_px=600.0)
+    # at rest: noise like the tracker's own (about 0.1 px sideways, 0.5 mm in depth at 1 m)
+    rest = rp.Pose.from_rvec_tvec([0.2, -0.1, 0.05], [0.0, 0.0, 1.0])
+    raw_noise, smooth_noise = [], []
+    for _ in range(120):
+        noisy = rp.Pose.from_rvec_tvec(
+            rest.as_rvec_tvec()[0] + rng.normal(0, 1e-4, 3),
+            rest.translation + rng.normal(0, [1e-4, 1e-4, 5e-4]),
+        )
+        raw_noise.append(np.linalg.norm(noisy.translation - rest.translation))
+        smooth_noise.append(np.linalg.norm(smoother(noisy, 1 / 30).translation - rest.translation))
+    assert np.sqrt(np.mean(np.square(smooth_noise[30:]))) < 0.5 * np.sqrt(np.mean(np.square(raw_noise[30:])))
+    # fast sideways motion (0.6 m/s at 1 m, about 360 px/s): the smoothed pose stays close behind
+    smoother.reset()
+    for i in range(60):
+        moving = rp.Pose(rest.rotation, rest.translation + [0.02 * i, 0.0, 0.0])
+        lag_m = np.linalg.norm(smoother(moving, 1 / 30).translation - moving.translation)
+    assert lag_m < 0.004  # under 2.5 px at 600 px focal length
