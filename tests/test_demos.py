@@ -33,3 +33,21 @@ def test_photo_pose_demo_end_to_end(tmp_path):
         T_cam_obj.rotation[:, 2] @ [0.0, 0.0, 1.0] < 0
     )  # object z (out of the face) points toward the camera
     assert "455 frames of box.mp4" in result.stdout
+
+
+def test_track_box_demo_end_to_end(tmp_path):
+    """`make demo`: register the box, track it through the whole video, draw it."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "demos" / "track_box.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    records = rp.read_poses(tmp_path / "poses.jsonl")
+    posed = sum(r.objects[0].T_cam_obj is not None for r in records)
+    assert len(records) == 455 and posed >= 0.95 * len(records)
+    assert cv2.imread(str(tmp_path / "contact_sheet.png")).shape == (720, 1280, 3)
+    with rp.FrameSource(tmp_path / "overlay.mp4") as overlay:
+        assert overlay.frame_count == 455
+    assert rp.Target.load(tmp_path / "box-target").appearance.detector == "sift"
