@@ -204,9 +204,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     """Run trackers over ground-truth sequences; print a table, write bench.json and plots."""
-    from rigidpose.eval.bench import DEFAULT_SUITE, TRACKERS, check_trackers, default_suite, run_bench
+    from rigidpose.eval.bench import DEFAULT_SUITE, DEFAULT_TRACKERS, check_trackers, default_suite, run_bench
 
-    trackers = args.tracker or list(TRACKERS)
+    trackers = args.tracker or list(DEFAULT_TRACKERS)
     check_trackers(trackers)  # before the default suite is rendered
     sequences = list(args.sequences)
     if not sequences or args.suite:
@@ -329,7 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="benchmark trackers against ground truth", description=_cmd_bench.__doc__
     )
     bench.add_argument("sequences", nargs="*", help="sequence folders (default: the default suite)")
-    bench.add_argument("--tracker", action="append", help="tracker to run (repeatable; default: all)")
+    bench.add_argument(
+        "--tracker", action="append", help="tracker to run (repeatable; default: rigidpose and the baselines)"
+    )
     bench.add_argument(
         "--suite", action="store_true", help="run the default suite as well as the given folders"
     )

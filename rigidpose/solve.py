@@ -141,6 +141,8 @@ def solve_pose(
     )
     if not ok or inliers is None or len(inliers) < options.min_inliers:
         return None
+    if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
+        return None
     inliers = np.sort(inliers.ravel().astype(np.int64))
     T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
     inlier_obj, inlier_px = points_obj[inliers], pixels[inliers]
@@ -153,7 +155,13 @@ def solve_pose(
         count, rvecs, tvecs, errors = cv2.solvePnPGeneric(
             points_plane, inlier_px, camera.K, camera.dist_coeffs, flags=cv2.SOLVEPNP_IPPE
         )
-        candidates = [Pose.from_rvec_tvec(rvecs[k], tvecs[k]) @ T_obj_plane.inv() for k in range(count)]
+        candidates = [
+            Pose.from_rvec_tvec(rvecs[k], tvecs[k]) @ T_obj_plane.inv()
+            for k in range(count)
+            if np.all(np.isfinite(rvecs[k])) and np.all(np.isfinite(tvecs[k]))
+        ]
+        if not candidates:  # IPPE fails on degenerate inliers: keep RANSAC's pose
+            candidates = [T_cam_obj]
         errors = [reprojection_rms_px(camera, T, inlier_obj, inlier_px) for T in candidates]
         order = np.argsort(errors)
         best = candidates[order[0]]
@@ -176,6 +184,8 @@ def solve_pose(
             rvec.reshape(3, 1).copy(),
             tvec.reshape(3, 1).copy(),  # (3,) vectors are silently not refined
         )
+        if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
+            return None
         T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
     if np.any(T_cam_obj.apply(inlier_obj)[:, 2] <= 0):
         return None

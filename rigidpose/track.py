@@ -525,6 +525,8 @@ class Tracker:
             keep = errors < options.max_residual_px
             if keep.sum() < minimum:
                 return None
+        if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
+            return None
         T = Pose.from_rvec_tvec(rvec, tvec)
         if np.any(T.apply(points_obj[keep])[:, 2] <= 0):
             return None

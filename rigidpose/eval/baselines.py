@@ -80,7 +80,7 @@ class ArucoBaseline:
                     self.camera.dist_coeffs,
                     flags=cv2.SOLVEPNP_IPPE_SQUARE,
                 )
-                if not ok:
+                if not ok or not np.all(np.isfinite(rvec)) or not np.all(np.isfinite(tvec)):
                     break
                 T_cam_obj = Pose.from_rvec_tvec(rvec, tvec) @ self.T_marker_obj
                 error = reprojection_rms_px(self.camera, T_cam_obj, self.corners_obj, pixels)
@@ -147,6 +147,8 @@ class OrbBaseline:
             flags=cv2.SOLVEPNP_ITERATIVE,
         )
         if not ok or inliers is None or len(inliers) < self.min_inliers:
+            return lost
+        if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
             return lost
         inliers = inliers.ravel()
         T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)

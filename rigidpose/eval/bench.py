@@ -41,6 +41,7 @@ from .baselines import ArucoBaseline, OrbBaseline
 
 __all__ = [
     "DEFAULT_SUITE",
+    "DEFAULT_TRACKERS",
     "TRACKERS",
     "GroundTruth",
     "check_trackers",
@@ -52,7 +53,7 @@ __all__ = [
 
 VISIBLE_FRACTION = 0.3
 """An object at least this visible should be tracked; one at 0 must have no pose."""
-SUITE_VERSION = 1
+SUITE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,9 @@ TRACKERS: dict[str, TrackerFactory] = {
     "rigidpose-orb": _rigidpose("orb"),
     "rigidpose-akaze": _rigidpose("akaze"),
 }
-"""Tracker name -> factory taking the sequence (its target, camera and printed markers)."""
+"""Tracker name -> factory taking the sequence (its target, camera and printed markers).
+``rigidpose`` uses the default feature kind; ``rigidpose-KIND`` picks one."""
+DEFAULT_TRACKERS = ("baseline-aruco", "baseline-orb", "rigidpose")
 
 
 def check_trackers(names: Sequence[str]) -> None:
@@ -201,10 +204,52 @@ def _suite() -> list[tuple[str, dict[str, Any]]]:
                 ),
             },
         ),
+        (
+            "sheet-far",
+            {
+                "photo": "camera",
+                "options": replace(
+                    base,
+                    seed=15,
+                    background="photo",
+                    distortion=True,
+                    noise=True,
+                    motion_blur=True,
+                    trajectory=TrajectoryOptions(
+                        distance=(3.5, 7.0), max_tilt_rad=math.radians(50), max_offset=0.6
+                    ),
+                ),
+            },
+        ),
+        (
+            "sheet-repetitive-text",
+            {
+                "photo": "text-page",
+                "options": replace(
+                    base,
+                    seed=16,
+                    background="procedural",
+                    noise=True,
+                    trajectory=TrajectoryOptions(
+                        distance=(0.8, 1.8),
+                        max_tilt_rad=math.radians(70),
+                        max_roll_rad=math.radians(90),
+                        exit=True,
+                    ),
+                ),
+            },
+        ),
     ]
 
 
-DEFAULT_SUITE = ("sheet-basic", "sheet-tilt-roll", "sheet-blur-light-noise", "sheet-occlusion-exit")
+DEFAULT_SUITE = (
+    "sheet-basic",
+    "sheet-tilt-roll",
+    "sheet-blur-light-noise",
+    "sheet-occlusion-exit",
+    "sheet-far",
+    "sheet-repetitive-text",
+)
 
 
 def cache_dir() -> Path:
