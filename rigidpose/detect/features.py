@@ -116,10 +116,9 @@ class FeatureDetector:
             )
         self.target, self.options = target, options
         self.appearance = appearance
-        if options.kind == "sift":  # float descriptors: approximate kd-tree search
-            self.matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 64})
-        else:
-            self.matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        # exact search: FLANN's kd-trees are 2-3x faster for SIFT but draw their splits from the
+        # C library's rand(), so detections would change with what else ran in the process
+        self.matcher = cv2.BFMatcher(cv2.NORM_L2 if options.kind == "sift" else cv2.NORM_HAMMING)
         self.matcher.add([np.ascontiguousarray(appearance.descriptors)])
         self.matcher.train()
         # the same point of the target appears in several reference views (scales, tilts):
