@@ -43,6 +43,15 @@ def test_baselines_recover_the_rendered_poses(sequence, tmp_path):
     assert aruco["ms_median"] > 0 and orb["ms_p95"] >= orb["ms_median"]
 
 
+def test_rigidpose_beats_the_orb_baseline_on_the_same_sequence(sequence, tmp_path):
+    document = run_bench(["baseline-orb", "rigidpose"], [sequence], tmp_path, progress=False)
+    orb, ours = document["rows"]
+    assert ours["tracker"] == "rigidpose" and ours["tracked_pct"] == 100.0 and ours["p_at_5px_pct"] == 100.0
+    assert ours["gross_errors"] == 0 and ours["false_poses"] == 0
+    assert ours["median_rotation_deg"] < 0.5 and ours["median_translation_mm"] < 2.0
+    assert ours["jitter_mm"] < orb["jitter_mm"] and ours["jitter_deg"] < orb["jitter_deg"]
+
+
 def test_bench_writes_json_table_and_plots(sequence, tmp_path):
     document = run_bench(["baseline-aruco"], [sequence], tmp_path, progress=False)
     saved = json.loads((tmp_path / "bench.json").read_text())
@@ -85,7 +94,7 @@ def test_table_shows_missing_values_as_dashes():
     [
         (
             ["bench", "--tracker", "magic", "x"],
-            "tracker: expected one of baseline-aruco, baseline-orb, got 'magic'",
+            "tracker: expected one of baseline-aruco, baseline-orb, rigidpose, rigidpose-sift, rigidpose-orb, rigidpose-akaze, got 'magic'",
         ),
         (["bench", "--tracker", "baseline-orb", "nowhere"], "nowhere: not a sequence folder"),
         (["synth", "--out", "o", "--tilt-deg", "89"], "--tilt-deg: expected a value in (0, 85], got 89.0"),
