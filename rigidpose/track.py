@@ -7,16 +7,18 @@ Per target and frame::
          └───────────────────────────┘
 
 - **Detect** (when searching or lost): local features of the frame matched to the target's
-  appearance, robust PnP (``solve_pose``). A sheet's detection is accepted only when the
-  re-anchoring below confirms it, so repetitive prints do not produce wrong poses.
-- **Follow** (every frame while tracking): pyramidal Lucas-Kanade optical flow moves points
-  whose 3D coordinates on the target are known, started where a constant-velocity motion model
-  predicts them; the pose is refined (Levenberg-Marquardt) from the predicted one, and points
-  that no longer fit it (an occluding hand, a slipped track) are dropped.
-- **Re-anchor** (every few frames), so the flow never drifts: a sheet's image is warped into
-  the current pose, lens distortion included, and fresh corners are tracked from that warp into
-  the frame (their 3D coordinates are exact); any other target is detected again around its
-  predicted place.
+  appearance, robust PnP (``solve_pose``). A sheet's detection is accepted only when its own
+  image, warped into the detected pose, lines up with the frame (see Follow), so repetitive
+  prints and planar flips do not produce wrong poses.
+- **Follow** (every frame while tracking). A sheet: its image is warped into the pose a
+  constant-velocity model predicts (lens distortion included) and points whose 3D coordinates
+  are exact are tracked by pyramidal Lucas-Kanade from that warp into the frame: nothing drifts,
+  and the warp already carries the motion's rotation, scale and perspective; fresh points are
+  picked every ``reanchor_every`` frames or when many were dropped. Any other target: its
+  matched points are moved by Lucas-Kanade from the previous frame, and it is detected again
+  around its predicted place every ``redetect_every`` frames. Either way the pose is refined
+  (Levenberg-Marquardt) from the prediction, and points that no longer fit it (an occluding
+  hand, a slipped track) are dropped; too few left means lost.
 - **Smooth**: a one-euro filter on the pose: strong at rest (no jitter), weak in fast motion
   (no lag). Smoothing only changes what is reported; tracking uses the raw pose.
 
@@ -231,10 +233,7 @@ class _SheetWarper:
         x0, y0, x1, y1 = roi
         step = self.GRID_STEP
         g0x, g0y = x0 // step, y0 // step
-        g1x, g1y = (
-            -(-x1 // step),
-            -(-y1 // step),
-        )  # ceil: grid cell g covers pixels [g * step, (g + 1) * step)
+        g1x, g1y = -(-x1 // step), -(-y1 // step)  # ceil
         coarse = grid[g0y:g1y, g0x:g1x]
         rays = np.concatenate([coarse, np.ones(coarse.shape[:2] + (1,))], axis=-1)
         plane = rays @ _ray_to_sheet(T_cam_obj).T

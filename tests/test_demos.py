@@ -10,14 +10,20 @@ from conftest import REPO
 import rigidpose as rp
 
 
-def test_photo_pose_demo_end_to_end(tmp_path):
+def run_demo(name: str, out) -> subprocess.CompletedProcess:
+    """Run ``demos/NAME`` as a user would, writing into ``out``; it must succeed."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "demos" / "box_photo_pose.py"), "--out", str(tmp_path)],
+        [sys.executable, str(REPO / "demos" / name), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_photo_pose_demo_end_to_end(tmp_path):
+    result = run_demo("box_photo_pose.py", tmp_path)
     overlay = cv2.imread(str(tmp_path / "box_pose1_pose.png"))
     assert overlay.shape == (480, 718, 3)
     assert cv2.imread(str(tmp_path / "box_video_sheet.png")).shape == (480, 1280, 3)
@@ -37,13 +43,7 @@ def test_photo_pose_demo_end_to_end(tmp_path):
 
 def test_track_box_demo_end_to_end(tmp_path):
     """`make demo`: register the box, track it through the whole video, draw it."""
-    result = subprocess.run(
-        [sys.executable, str(REPO / "demos" / "track_box.py"), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    run_demo("track_box.py", tmp_path)
     records = rp.read_poses(tmp_path / "poses.jsonl")
     posed = sum(r.objects[0].T_cam_obj is not None for r in records)
     assert len(records) == 455 and posed >= 0.95 * len(records)
