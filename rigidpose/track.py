@@ -45,7 +45,7 @@ from .camera import Camera
 from .detect.features import FeatureDetector, FeatureOptions, extract_features
 from .detect.observations import Observations
 from .errors import InvalidInputError
-from .geometry import Pose
+from .geometry import Pose, pose_distance
 from .io import Frame, ObjectPose, as_bgr8
 from .solve import SolveOptions, solve_pose
 from .target import Target
@@ -619,21 +619,15 @@ class Tracker:
             self._frame_features = extract_features(gray, features.kind, features.max_features)
         return self._frame_features
 
-    def _accept_detection(
-        self, track: _Track, gray: np.ndarray, observations: Observations, T_prior: Pose | None
-    ) -> Pose | None:
-        estimate = solve_pose(
-            observations.points_obj, observations.pixels, self.camera, self.options.solve, T_prior
-        )
+    def _accept_detection(self, track: _Track, gray: np.ndarray, observations: Observations) -> Pose | None:
+        """Solve a detection; on success the track follows its inliers (a sheet: its warp)."""
+        estimate = solve_pose(observations.points_obj, observations.pixels, self.camera, self.options.solve)
         if estimate is None:
             return None
         if track.sheet is not None:
             # a sheet is accepted only when its own image, warped into the pose, lines up with
             # the frame: this rules out poses from repeated patterns and planar flips
-            T = self._reanchor_sheet(track, gray, estimate.T_cam_obj, min_share=0.6, fresh=True)
-            if T is None:
-                return None
-            return T
+            return self._reanchor_sheet(track, gray, estimate.T_cam_obj, min_share=0.6, fresh=True)
         inliers = estimate.inliers
         track.points_obj = observations.points_obj[inliers]
         track.pixels = observations.pixels[inliers].astype(np.float32)
@@ -646,10 +640,12 @@ class Tracker:
         observations = track.detector.match(pixels, descriptors)
         if len(observations) < self.options.solve.min_inliers:
             return None
-        return self._accept_detection(track, gray, observations, None)
+        return self._accept_detection(track, gray, observations)
 
     def _redetect_nearby(self, track: _Track, gray: np.ndarray, T: Pose) -> Pose | None:
-        """Detect a non-sheet target again inside its predicted bounding box."""
+        """Detect a non-sheet target again inside its predicted bounding box; the new points
+        replace the followed ones when the detected pose agrees with the followed one."""
+        track.since_anchor = 0  # one attempt per redetect_every frames, found or not
         pixels = self.camera.project(T.apply(np.asarray(track.target.mesh.vertices)))
         pixels = pixels[np.all(np.isfinite(pixels), axis=1)]
         if len(pixels) == 0:
@@ -665,6 +661,18 @@ class Tracker:
         observations = track.detector.match(found + np.array([x0, y0]), descriptors)
         if len(observations) < self.options.solve.min_inliers:
             return None
-        T_new = self._accept_detection(track, gray, observations, T)
-        track.since_anchor = 0
-        return T_new
+        estimate = solve_pose(
+            observations.points_obj, observations.pixels, self.camera, self.options.solve, T
+        )
+        if estimate is None:
+            return None
+        change = pose_distance(estimate.T_cam_obj, T)
+        if change.rotation_rad > math.radians(10) or change.translation_m > 0.1 * np.linalg.norm(
+            T.translation
+        ):
+            return None  # disagrees with what is being followed: keep following
+        inliers = estimate.inliers
+        track.points_obj = observations.points_obj[inliers]
+        track.pixels = observations.pixels[inliers].astype(np.float32)
+        track.residual_px, track.confidence = estimate.reproj_error_px, estimate.confidence
+        return estimate.T_cam_obj
