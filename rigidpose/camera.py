@@ -177,6 +177,13 @@ class Camera:
         )
         return undistorted.reshape(-1, 2).astype(np.float64)
 
+    def rays(self, pixels: np.ndarray) -> np.ndarray:
+        """Camera-frame directions (N, 3) ``(x/z, y/z, 1)`` of the rays seen at ``pixels``
+        (N, 2), lens distortion removed."""
+        undistorted = self.undistort_points(pixels)
+        homogeneous = np.column_stack([undistorted, np.ones(len(undistorted))])
+        return np.linalg.solve(self.K, homogeneous.T).T
+
     def scaled(self, width: int, height: int) -> Camera:
         """This camera for a stream resized (not cropped) to ``width`` x ``height`` pixels.
 

@@ -49,11 +49,14 @@ from .geometry import Pose, pose_distance
 from .io import Frame, ObjectPose, as_bgr8
 from .solve import SolveOptions, solve_pose
 from .target import Target
-from .targets.planar import sheet_image
+from .targets.planar import planar_corners_obj, sheet_image
 
 __all__ = ["PoseSmoother", "Tracker", "TrackerOptions"]
 
 log = logging.getLogger(__name__)
+
+_FLOW_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03)
+"""Lucas-Kanade stops after 20 iterations or a step under 0.03 px."""
 
 
 @dataclass(frozen=True)
@@ -179,11 +182,7 @@ def _normalized_grid(camera: Camera, step: int) -> np.ndarray:
     us = np.arange(camera.width // step + 2, dtype=np.float64) * step + offset
     vs = np.arange(camera.height // step + 2, dtype=np.float64) * step + offset
     grid = np.stack(np.meshgrid(us, vs), axis=-1).reshape(-1, 2)
-    undistorted = camera.undistort_points(grid)
-    normalized = (undistorted - camera.K[:2, 2]) / np.array([camera.fx, camera.fy])
-    # skew is zero for every camera we load, but honour it anyway
-    normalized[:, 0] -= camera.K[0, 1] * normalized[:, 1] / camera.fx
-    return normalized.reshape(len(vs), len(us), 2)
+    return camera.rays(grid)[:, :2].reshape(len(vs), len(us), 2)
 
 
 class _SheetWarper:
@@ -200,12 +199,7 @@ class _SheetWarper:
         self.levels = [gray]
         while min(self.levels[-1].shape) > 64:
             self.levels.append(cv2.pyrDown(self.levels[-1]))
-        x, y = width_m / 2.0, width_m * h / w / 2.0
-        self.corners_obj = np.array([[-x, -y, 0.0], [x, -y, 0.0], [x, y, 0.0], [-x, y, 0.0]])
-        # object (x, y, 1) on the sheet -> image pixel (u, v, 1), pixel-centre convention
-        self.image_from_sheet = np.array(
-            [[1 / self.scale_m, 0, w / 2.0 - 0.5], [0, 1 / self.scale_m, h / 2.0 - 0.5], [0, 0, 1]]
-        )
+        self.corners_obj = planar_corners_obj(width_m, width_m * h / w)
 
     def roi(self, camera: Camera, T_cam_obj: Pose, margin_px: int) -> tuple[int, int, int, int] | None:
         """(x0, y0, x1, y1) of the sheet's projection plus a margin, clipped to the image; None
@@ -265,9 +259,7 @@ class _SheetWarper:
     def sheet_points(self, camera: Camera, T_cam_obj: Pose, pixels: np.ndarray) -> np.ndarray:
         """(N, 3) metres, object frame: the points of the sheet's plane seen at ``pixels`` (N, 2)
         by ``camera`` at ``T_cam_obj``; NaN rows where the ray misses the plane."""
-        undistorted = camera.undistort_points(pixels)
-        normalized = (undistorted - camera.K[:2, 2]) / np.array([camera.fx, camera.fy])
-        plane = np.column_stack([normalized, np.ones(len(normalized))]) @ _ray_to_sheet(T_cam_obj).T
+        plane = camera.rays(pixels) @ _ray_to_sheet(T_cam_obj).T
         with np.errstate(divide="ignore", invalid="ignore"):
             xy = np.where(plane[:, 2:] > 1e-12, plane[:, :2] / plane[:, 2:], np.nan)
         return np.column_stack([xy, np.zeros(len(xy))])
@@ -465,7 +457,7 @@ class Tracker:
             guess.reshape(-1, 1, 2),
             winSize=(options.flow_window_px, options.flow_window_px),
             maxLevel=options.flow_levels,
-            criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03),
+            criteria=_FLOW_CRITERIA,
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
         )
         moved = moved.reshape(-1, 2)
@@ -594,7 +586,7 @@ class Tracker:
             in_template.reshape(-1, 1, 2).copy(),
             winSize=(options.flow_window_px, options.flow_window_px),
             maxLevel=2,
-            criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 20, 0.03),
+            criteria=_FLOW_CRITERIA,
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
         )
         ok = (status.ravel() == 1) & np.all(np.isfinite(points_obj), axis=1)

@@ -152,11 +152,7 @@ def register_target(
             )
         found, descriptors = extract_features(image, features, max_features, scales=(1.0, 0.5, 0.25))
         T_obj_cam = T_cam_obj.inv()
-        undistorted = camera.undistort_points(found)
-        rays_cam = np.column_stack(
-            [(undistorted - camera.K[:2, 2]) / np.array([camera.fx, camera.fy]), np.ones(len(found))]
-        )
-        directions = rays_cam @ T_obj_cam.rotation.T
+        directions = camera.rays(found) @ T_obj_cam.rotation.T
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
         origins = np.broadcast_to(T_obj_cam.translation, directions.shape)
         rays = o3d.core.Tensor(np.hstack([origins, directions]).astype(np.float32))
