@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 import rigidpose as rp
+from rigidpose.render.overlay import fold_edges
 from rigidpose.solve import SolveOptions, solve_pose
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +32,7 @@ def draw_pose(
     """The photo with the mesh's outline edges, the object axes and the clicked corners."""
     out = image.copy()
     mesh = target.mesh
-    # Outline edges only: drop the diagonals shared by two coplanar triangles (normals parallel
-    # or, where the file's winding is inconsistent, opposite).
-    angles = mesh.face_adjacency_angles
-    flat = mesh.face_adjacency_edges[(angles < 1e-6) | (angles > np.pi - 1e-6)]
-    flat_keys = {tuple(sorted(e)) for e in flat.tolist()}
-    edges = [e for e in mesh.edges_unique.tolist() if tuple(sorted(e)) not in flat_keys]
+    edges, _ = fold_edges(mesh)  # outline edges only, not the diagonals of flat faces
     pixels = camera.project(T_cam_obj.apply(mesh.vertices))
     for a, b in edges:
         pa, pb = pixels[a], pixels[b]

@@ -7,6 +7,7 @@ A user's mistake (a missing file, a bad camera file, a wrong choice) prints one 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -116,7 +117,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     with (
         rp.FrameSource(args.source) as source,
         rp.PoseWriter(args.poses) as writer,
-        rp.io.VideoWriter(args.out, source.fps or 30.0) if args.out else _nothing() as video,
+        rp.io.VideoWriter(args.out, source.fps or 30.0) if args.out else contextlib.nullcontext() as video,
     ):
         progress = tqdm(
             source, total=source.frame_count, unit="frame", disable=args.quiet or args.poses == "-"
@@ -144,14 +145,6 @@ def _cmd_track(args: argparse.Namespace) -> int:
         file=sys.stderr if args.poses == "-" else sys.stdout,
     )
     return 0
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:

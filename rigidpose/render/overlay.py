@@ -19,30 +19,27 @@ from ..geometry import Pose
 from ..io import ObjectPose
 from ..target import Target
 
-__all__ = ["OutlinePainter", "contact_sheet"]
+__all__ = ["OutlinePainter", "contact_sheet", "fold_edges"]
 
 STATE_COLORS = {"tracking": (80, 220, 80), "searching": (60, 170, 255), "lost": (60, 60, 255)}
 """BGR colour per state."""
 
 
-def _fold_edges(mesh: object, min_angle_rad: float = math.radians(20)) -> tuple[np.ndarray, np.ndarray]:
+def fold_edges(mesh: object, min_angle_rad: float = math.radians(20)) -> tuple[np.ndarray, np.ndarray]:
     """Edges (E, 2) vertex indices where the surface folds by more than ``min_angle_rad`` or
-    ends, and for each the (E, 2) faces beside it (-1 for none)."""
-    faces = np.asarray(mesh.faces)
-    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
-    owners = np.tile(np.arange(len(faces)), 3)
-    order = np.lexsort((edges[:, 1], edges[:, 0]))
-    edges, owners = edges[order], owners[order]
-    unique, start, counts = np.unique(edges, axis=0, return_index=True, return_counts=True)
-    beside = np.full((len(unique), 2), -1)
-    beside[:, 0] = owners[start]
-    shared = counts >= 2
-    beside[shared, 1] = owners[start[shared] + 1]
-    normals = np.asarray(mesh.face_normals)
-    fold = np.ones(len(unique), bool)
-    cos = (normals[beside[shared, 0]] * normals[beside[shared, 1]]).sum(axis=1)
-    fold[shared] = np.abs(cos) < math.cos(min_angle_rad)  # abs: tolerate inconsistent winding
-    return unique[fold], beside[fold]
+    ends, and for each the (E, 2) faces beside it (-1 for none). The diagonals of flat faces
+    are left out, also where the file's winding is inconsistent (normals opposite)."""
+    import trimesh
+
+    angles = mesh.face_adjacency_angles  # in [0, pi]; pi for a flat pair wound inconsistently
+    fold = (angles > min_angle_rad) & (angles < math.pi - min_angle_rad)
+    shared_edges, shared_faces = mesh.face_adjacency_edges[fold], mesh.face_adjacency[fold]
+    border = trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1)
+    border_faces = np.column_stack([mesh.edges_face[border], np.full(len(border), -1)])
+    return (
+        np.vstack([shared_edges, mesh.edges_sorted[border]]).astype(np.int64),
+        np.vstack([shared_faces, border_faces]).astype(np.int64),
+    )
 
 
 class OutlinePainter:
@@ -59,7 +56,7 @@ class OutlinePainter:
         self.vertices = np.asarray(mesh.vertices, dtype=np.float64)
         self.face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
         self.face_centres = np.asarray(mesh.triangles_center, dtype=np.float64)
-        self.edges, self.beside = _fold_edges(mesh)
+        self.edges, self.beside = fold_edges(mesh)
         self.axis_m = 0.35 * target.diameter_m
 
     def _visible_faces(self, T_cam_obj: Pose) -> np.ndarray:
