@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 import rigidpose as rp
-from rigidpose.render.overlay import fold_edges
+from rigidpose.render.opencv import fold_edges
 from rigidpose.solve import SolveOptions, solve_pose
 
 ROOT = Path(__file__).resolve().parent.parent

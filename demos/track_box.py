@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 import rigidpose as rp
-from rigidpose.render.overlay import OutlinePainter, contact_sheet
+from rigidpose.render.opencv import Painter, contact_sheet
 from rigidpose.targets.register import load_correspondences, register_target
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +47,7 @@ def main() -> None:
     # 2. track it in the video, 3. draw it
     camera = rp.Camera.load(DATA / "box.camera.yaml")
     tracker = rp.Tracker([target], camera)
-    painter = OutlinePainter(target, camera)
+    painter = Painter(target, camera)
     posed, times_ms, frames = 0, [], []
     with (
         rp.FrameSource(args.video) as source,

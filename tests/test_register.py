@@ -12,7 +12,7 @@ import pytest
 from conftest import BOX_DATA, REPO
 
 import rigidpose as rp
-from rigidpose.render.overlay import OutlinePainter, contact_sheet
+from rigidpose.render.opencv import Painter, contact_sheet
 from rigidpose.targets.register import load_correspondences, pose_from_correspondences, register_target
 
 MESH = REPO / "meshes" / "box.ply"
@@ -79,7 +79,7 @@ def test_box_is_tracked_in_the_real_video_and_outlined(box, tmp_path):
     target, _ = box
     camera = rp.Camera.load(BOX_DATA / "box.camera.yaml")
     tracker = rp.Tracker([target], camera)
-    painter = OutlinePainter(target, camera)
+    painter = Painter(target, camera)
     posed, depths, sheet = 0, [], []
     with rp.FrameSource(BOX_DATA / "box.mp4") as source:
         for frame in source:

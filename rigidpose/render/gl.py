@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import cv2
 import numpy as np
 
 from ..errors import BackendMissingError, RigidPoseError
 from ..geometry import Pose
 
-if TYPE_CHECKING:
-    from ..camera import Camera
+from ..camera import Camera
 
-__all__ = ["gl_camera_pose", "import_pyrender", "intrinsics_camera", "offscreen_renderer"]
+__all__ = ["PinholeView", "gl_camera_pose", "import_pyrender", "intrinsics_camera", "offscreen_renderer"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def import_pyrender() -> Any:
     installed, else OSMesa. PyOpenGL reads the variable once, at its first import.
     """
     if not hasattr(np, "infty"):
-        np.inf = np.inf  # pyrender 0.1.45 uses np.infty, removed in numpy 2
+        setattr(np, "infty", np.inf)  # noqa: B010  pyrender 0.1.45 uses np.infty, removed in numpy 2
     if "PYOPENGL_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
         platform = _headless_platform()
         if platform:
@@ -90,3 +90,73 @@ def intrinsics_camera(camera: Camera, znear_m: float = 0.01, zfar_m: float = 100
 def gl_camera_pose(T_cam_world: Pose) -> np.ndarray:
     """pyrender's camera node pose (4, 4): OpenGL camera -> world, from OpenCV's ``T_cam_world``."""
     return T_cam_world.inv().as_matrix() @ _GL_FROM_CV
+
+
+class PinholeView:
+    """How a camera with lens distortion is rendered by OpenGL, which only knows pinholes.
+
+    OpenGL draws an ideal (pinhole) image with a margin wide enough to cover the distorted view,
+    ``supersample`` times larger; ``to_camera`` shrinks it (area average) and warps it into the
+    distorted view by the exact inverse of ``Camera.project`` (``Camera.undistort_points`` on every
+    output pixel). Without distortion and supersampling it does nothing.
+
+    Attributes:
+        camera: the output camera, lens distortion included.
+        render_camera: the pinhole camera to render with (margin and supersampling included).
+    """
+
+    def __init__(self, camera: Camera, supersample: int = 1) -> None:
+        if int(supersample) < 1:
+            raise RigidPoseError(f"supersample: expected an integer >= 1, got {supersample!r}")
+        self.camera, self.supersample = camera, int(supersample)
+        self.margin_px = self._distortion_margin(camera) if camera.has_distortion else 0
+        K = camera.K.copy()
+        K[0, 2] += self.margin_px
+        K[1, 2] += self.margin_px
+        self.ideal_camera = Camera(K, camera.width + 2 * self.margin_px, camera.height + 2 * self.margin_px)
+        s = self.supersample
+        self.render_camera = self.ideal_camera.scaled(self.ideal_camera.width * s, self.ideal_camera.height * s)
+        self._maps = self._distortion_maps() if camera.has_distortion else None
+
+    @staticmethod
+    def _distortion_margin(camera: Camera) -> int:
+        """Pixels of ideal image needed beyond each edge to cover the distorted view."""
+        w, h = camera.width, camera.height
+        t = np.linspace(0.0, 1.0, 64)
+        border = np.concatenate(
+            [
+                np.column_stack([t * (w - 1), np.zeros(64)]),
+                np.column_stack([t * (w - 1), np.full(64, h - 1.0)]),
+                np.column_stack([np.zeros(64), t * (h - 1)]),
+                np.column_stack([np.full(64, w - 1.0), t * (h - 1)]),
+            ]
+        )
+        ideal = camera.undistort_points(border)
+        overshoot = max(
+            -ideal[:, 0].min(), -ideal[:, 1].min(), ideal[:, 0].max() - (w - 1), ideal[:, 1].max() - (h - 1), 0
+        )
+        return int(np.ceil(overshoot)) + 4
+
+    def _distortion_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each output (distorted) pixel, where it lies in the ideal image with margin."""
+        w, h = self.camera.width, self.camera.height
+        grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)), -1)
+        ideal = self.camera.undistort_points(grid.reshape(-1, 2)).reshape(h, w, 2) + self.margin_px
+        return ideal[..., 0].astype(np.float32), ideal[..., 1].astype(np.float32)
+
+    def to_camera(self, image: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """An image rendered with ``render_camera`` as the output camera sees it.
+
+        ``nearest`` samples instead of averaging (for depth, where averages across edges lie).
+        """
+        if self.supersample > 1:
+            size = (self.ideal_camera.width, self.ideal_camera.height)
+            if nearest:
+                s = self.supersample
+                image = image[s // 2 :: s, s // 2 :: s][: size[1], : size[0]]
+            else:
+                image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        if self._maps is not None:
+            interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
+            image = cv2.remap(image, *self._maps, interpolation, borderMode=cv2.BORDER_CONSTANT)
+        return image

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..camera import Camera
 from ..geometry import Pose
-from ..render.gl import gl_camera_pose, import_pyrender, intrinsics_camera, offscreen_renderer
+from ..render.gl import PinholeView, gl_camera_pose, import_pyrender, intrinsics_camera, offscreen_renderer
 from ..target import Target
 
 __all__ = ["RenderedView", "TargetRenderer"]
@@ -69,17 +69,8 @@ class TargetRenderer:
         self.supersample = int(supersample)
         self._textured = getattr(target.mesh.visual, "kind", None) == "texture"
 
-        # The ideal (pinhole) render covers the distorted view plus a margin, at supersampled size.
-        margin = self._distortion_margin(camera) if camera.has_distortion else 0
-        s = self.supersample
-        K = camera.K.copy()
-        K[0, 2] += margin
-        K[1, 2] += margin
-        ideal = Camera(K, camera.width + 2 * margin, camera.height + 2 * margin)
-        self._ideal = ideal
-        self._render_camera = ideal.scaled(ideal.width * s, ideal.height * s)
-        self._margin = margin
-        self._warp = self._distortion_maps() if camera.has_distortion else None
+        self._view = PinholeView(camera, supersample)
+        self._render_camera = self._view.render_camera
 
         self._scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.35, 0.35, 0.35))
         if self._textured:
@@ -102,35 +93,6 @@ class TargetRenderer:
         self._flags = pyrender.RenderFlags.FLAT if self._textured else pyrender.RenderFlags.NONE
         self._renderer = offscreen_renderer(self._render_camera.width, self._render_camera.height)
 
-    @staticmethod
-    def _distortion_margin(camera: Camera) -> int:
-        """Pixels of ideal image needed beyond each edge to cover the distorted view."""
-        w, h = camera.width, camera.height
-        border = np.concatenate(
-            [
-                np.column_stack([np.linspace(0, w - 1, 64), np.zeros(64)]),
-                np.column_stack([np.linspace(0, w - 1, 64), np.full(64, h - 1.0)]),
-                np.column_stack([np.zeros(64), np.linspace(0, h - 1, 64)]),
-                np.column_stack([np.full(64, w - 1.0), np.linspace(0, h - 1, 64)]),
-            ]
-        )
-        ideal = camera.undistort_points(border)
-        overshoot = max(
-            -ideal[:, 0].min(),
-            -ideal[:, 1].min(),
-            ideal[:, 0].max() - (w - 1),
-            ideal[:, 1].max() - (h - 1),
-            0,
-        )
-        return int(np.ceil(overshoot)) + 4
-
-    def _distortion_maps(self) -> tuple[np.ndarray, np.ndarray]:
-        """For each output (distorted) pixel, where it lies in the ideal image with margin."""
-        w, h = self.camera.width, self.camera.height
-        grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)), -1)
-        ideal = self.camera.undistort_points(grid.reshape(-1, 2)).reshape(h, w, 2) + self._margin
-        return ideal[..., 0].astype(np.float32), ideal[..., 1].astype(np.float32)
-
     def render(self, T_cam_obj: Pose) -> RenderedView:
         """The target at ``T_cam_obj`` (object frame -> camera frame, metres)."""
         pyrender = import_pyrender()
@@ -140,15 +102,8 @@ class TargetRenderer:
         rgba, depth = self._renderer.render(self._scene, flags=self._flags | pyrender.RenderFlags.RGBA)
         # The background is (0, 0, 0, 0), so the colour is already premultiplied by coverage and
         # averages correctly when shrunk; depth is taken from one sample per output pixel.
-        size = (self._ideal.width, self._ideal.height)
-        if self.supersample > 1:
-            rgba = cv2.resize(rgba, size, interpolation=cv2.INTER_AREA)
-            s = self.supersample
-            depth = depth[s // 2 :: s, s // 2 :: s][: size[1], : size[0]]
-        if self._warp is not None:
-            map_x, map_y = self._warp
-            rgba = cv2.remap(rgba, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            depth = cv2.remap(depth, map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        rgba = self._view.to_camera(rgba)
+        depth = self._view.to_camera(depth, nearest=True)
         premultiplied = rgba[..., 2::-1].astype(np.float32) / 255.0
         alpha = rgba[..., 3].astype(np.float32) / 255.0
         color = premultiplied / np.maximum(alpha, 1.0 / 255.0)[..., None]
