@@ -100,24 +100,52 @@ def _cmd_target_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _content_pose(text: str | None) -> rp.Pose | None:
+    """``x,y,z[,rx,ry,rz]``: metres, then a rotation vector in degrees; None for the default."""
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (3, 6) or not np.all(np.isfinite(values)):
+        raise rp.InvalidInputError(
+            f"--overlay-pose: expected x,y,z or x,y,z,rx,ry,rz (metres, degrees), got {text!r}"
+        )
+    rotation = np.radians(values[3:]) if len(values) == 6 else np.zeros(3)
+    return rp.Pose.from_rvec_tvec(rotation, values[:3])
+
+
+def _overlay_and_window(args: argparse.Namespace, targets: list, camera: rp.Camera) -> tuple:
+    """The overlay (None without --out or --show) and the window (None without --show)."""
+    from rigidpose.render.overlay import Overlay
+    from rigidpose.render.window import Window
+
+    window = Window(f"rigidpose {args.source}") if args.show else None
+    overlay = None
+    if args.out or args.show:
+        overlay = Overlay(targets, camera, args.overlay, _content_pose(args.overlay_pose), args.overlay_scale)
+    return overlay, window
+
+
 def _cmd_track(args: argparse.Namespace) -> int:
     """Track targets in a video, image, folder or webcam; write poses (JSONL) and an overlay video."""
     import time
 
     from tqdm import tqdm
 
-    from rigidpose.render.overlay import OutlinePainter
-
     targets = [rp.Target.load(path) for path in args.target]
     camera = rp.Camera.load(args.camera)
     tracker = rp.Tracker(targets, camera)
-    painters = None
+    overlay, window = _overlay_and_window(args, targets, camera)
     posed = dict.fromkeys((t.name for t in targets), 0)
     times_ms = []
     with (
         rp.FrameSource(args.source) as source,
         rp.PoseWriter(args.poses) as writer,
         rp.io.VideoWriter(args.out, source.fps or 30.0) if args.out else contextlib.nullcontext() as video,
+        overlay or contextlib.nullcontext(),
+        window or contextlib.nullcontext(),
     ):
         progress = tqdm(
             source, total=source.frame_count, unit="frame", disable=args.quiet or args.poses == "-"
@@ -129,13 +157,12 @@ def _cmd_track(args: argparse.Namespace) -> int:
             writer.write(rp.FramePoses(frame.index, frame.timestamp_ms, tuple(results)))
             for result in results:
                 posed[result.name] += result.T_cam_obj is not None
-            if video is not None:
-                if painters is None:
-                    painters = [OutlinePainter(t, tracker.camera) for t in targets]
-                image = rp.io.as_bgr8(frame.image).copy()
-                for painter, result in zip(painters, results):
-                    painter.annotate(image, result)
-                video.write(image)
+            if overlay is not None:
+                image = overlay.annotate(rp.io.as_bgr8(frame.image).copy(), results)
+                if video is not None:
+                    video.write(image)
+                if window is not None and not window.show(image):
+                    break  # the user closed the window
     frames = len(times_ms)
     summary = ", ".join(f"{name} in {count}" for name, count in posed.items())
     median = float(np.median(times_ms)) if times_ms else float("nan")
@@ -144,6 +171,39 @@ def _cmd_track(args: argparse.Namespace) -> int:
         + (f"; overlay {args.out}" if args.out else ""),
         file=sys.stderr if args.poses == "-" else sys.stdout,
     )
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    """Draw an overlay at the poses of a pose JSONL file over the video they came from."""
+    from tqdm import tqdm
+
+    if not (args.out or args.show):
+        raise rp.InvalidInputError("nothing to do: give --out OVERLAY.mp4 and/or --show")
+    targets = [rp.Target.load(path) for path in args.target]
+    by_frame = {record.frame: record.objects for record in rp.read_poses(args.poses)}
+    names = {o.name for objects in by_frame.values() for o in objects}
+    unknown = sorted(names - {t.name for t in targets})
+    if unknown:
+        raise rp.InvalidInputError(
+            f"{args.poses}: objects {', '.join(unknown)} have no --target; add their folders"
+        )
+    overlay, window = _overlay_and_window(args, targets, rp.Camera.load(args.camera))
+    drawn = 0
+    with (
+        rp.FrameSource(args.source) as source,
+        rp.io.VideoWriter(args.out, source.fps or 30.0) if args.out else contextlib.nullcontext() as video,
+        overlay,
+        window or contextlib.nullcontext(),
+    ):
+        for frame in tqdm(source, total=source.frame_count, unit="frame", disable=args.quiet):
+            image = overlay.annotate(rp.io.as_bgr8(frame.image).copy(), by_frame.get(frame.index, ()))
+            drawn += frame.index in by_frame
+            if video is not None:
+                video.write(image)
+            if window is not None and not window.show(image):
+                break
+    print(f"drew {drawn} frames with poses" + (f"; wrote {args.out}" if args.out else ""))
     return 0
 
 
@@ -211,6 +271,24 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_overlay_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--overlay",
+        default="outline,axes",
+        metavar="WHAT",
+        help="what to draw: outline, axes, box, wireframe (comma-separated), or a 3D content file "
+        "(.glb, .gltf, .obj, .ply; metres) drawn on each object, e.g. meshes/rocket.glb",
+    )
+    command.add_argument(
+        "--overlay-pose",
+        metavar="X,Y,Z[,RX,RY,RZ]",
+        help="where content stands in the object frame: metres, then a rotation vector in degrees "
+        "(default: upright on the printed side of a sheet; the object frame otherwise)",
+    )
+    command.add_argument("--overlay-scale", type=float, default=1.0, help="content size factor")
+    command.add_argument("--show", action="store_true", help="show the overlay in a window (needs a display)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rigidpose",
@@ -276,8 +354,23 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--source", required=True, help="video, image, folder of images, or webcam index")
     track.add_argument("--poses", required=True, help="pose JSONL to write ('-' for standard output)")
     track.add_argument("--out", help="overlay video to write (.mp4)")
+    _add_overlay_arguments(track)
     track.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     track.set_defaults(run=_cmd_track)
+
+    render = commands.add_parser(
+        "render", help="draw an overlay at poses from a JSONL file", description=_cmd_render.__doc__
+    )
+    render.add_argument("--poses", required=True, help="pose JSONL (from rigidpose track)")
+    render.add_argument("--source", required=True, help="the video, image or folder the poses belong to")
+    render.add_argument("--camera", required=True, help="camera file (OpenCV YAML/XML, ROS, JSON)")
+    render.add_argument(
+        "--target", action="append", required=True, help="target folder of each object (repeatable)"
+    )
+    render.add_argument("--out", help="overlay video to write (.mp4)")
+    _add_overlay_arguments(render)
+    render.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    render.set_defaults(run=_cmd_render)
 
     synth = commands.add_parser(
         "synth", help="render a ground-truth sequence", description=_cmd_synth.__doc__

@@ -18,7 +18,9 @@ from trimesh.visual.material import PBRMaterial
 SECTIONS = 64  # around the rocket's axis
 
 
-def material(rgb: tuple[int, int, int], metallic: float = 0.0, roughness: float = 0.5, glow: float = 0.0) -> PBRMaterial:
+def material(
+    rgb: tuple[int, int, int], metallic: float = 0.0, roughness: float = 0.5, glow: float = 0.0
+) -> PBRMaterial:
     color = np.array([*rgb, 255], dtype=np.uint8)
     return PBRMaterial(
         baseColorFactor=color,
@@ -86,7 +88,9 @@ def build() -> trimesh.Scene:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "meshes" / "rocket.glb"))
+    parser.add_argument(
+        "--out", default=str(Path(__file__).resolve().parent.parent / "meshes" / "rocket.glb")
+    )
     args = parser.parse_args()
     scene = build()
     Path(args.out).write_bytes(scene.export(file_type="glb"))

@@ -163,3 +163,25 @@ def test_cli_register_then_track(tmp_path):
     )
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "y.mp4").exists() and not (tmp_path / "y.jsonl").exists()
+    # the same poses drawn again later: the rocket standing on the box's picture face
+    on_top = "0.0945,0.129,0.075,90,0,0"
+    render = ["render", "--poses", str(tmp_path / "p.jsonl"), "--source", str(frames), *args[1:]]
+    result = run(*render, "--overlay", str(REPO / "meshes" / "rocket.glb"), "--overlay-pose", on_top,
+                 "--out", str(tmp_path / "rocket.mp4"), "-q")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    first = records[0].objects[0].T_cam_obj
+    with rp.FrameSource(tmp_path / "rocket.mp4") as video:
+        drawn = next(iter(video)).image.astype(int)
+    changed = np.abs(drawn - cv2.imread(str(frames / "f0.png")).astype(int)).sum(axis=2) > 60
+    camera = rp.Camera.load(BOX_DATA / "box.camera.yaml")
+    base = camera.project(first.apply(np.array([[0.0945, 0.129, 0.075]])))[0]
+    rows, cols = np.nonzero(changed)
+    assert changed.sum() > 1000  # the rocket is there...
+    assert np.median(rows) < base[1] and abs(np.median(cols) - base[0]) < 40  # ...standing up from its base
+    for bad, message in (
+        (["--overlay-pose", "1,2"], "--overlay-pose"),
+        (["--overlay", "sparkles"], "overlay"),
+    ):
+        result = run(*render, *bad, "--out", str(tmp_path / "bad.mp4"))
+        assert result.returncode == 1 and message in result.stderr and len(result.stderr.splitlines()) == 1
+        assert not (tmp_path / "bad.mp4").exists()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -157,9 +161,12 @@ def test_annotate_composites_content_and_leaves_the_rest(pinhole):
         centre = np.round(pinhole.project(T.apply(np.array([[0.0, 0.0, -0.1]])))[0]).astype(int)
         b, g, r = out[centre[1], centre[0]].astype(int)
         assert r > 150 and g < 40 and b < 40  # red content over a grey frame
-        far = np.abs(out.astype(int) - 90).sum(axis=2) > 0
-        rows, cols = np.nonzero(far)
-        assert cols.min() > 200 and cols.max() < 500  # nothing drawn away from the content
+        rows, cols = np.nonzero(np.any(out != frame, axis=2))
+        corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * 0.025
+        content_px = pinhole.project(T.apply(corners + [0.0, 0.0, -0.1]))
+        low, high = content_px.min(axis=0) - 1.5, content_px.max(axis=0) + 1.5
+        assert low[0] <= cols.min() and cols.max() <= high[0]  # nothing drawn away from the content
+        assert low[1] <= rows.min() and rows.max() <= high[1]
         untouched = renderer.annotate(frame.copy(), [tracking("cube", None)])
         assert np.array_equal(untouched, frame)  # no pose, no content
         with pytest.raises(rp.InvalidInputError, match="expected 640x480"):
@@ -236,11 +243,15 @@ def test_painter_draws_every_kind_and_refuses_unknown_ones(pinhole):
     blank = np.zeros((480, 640, 3), np.uint8)
     drawn = {}
     for kind in ("outline", "axes", "box", "wireframe"):
-        image = Painter(target, pinhole, draw=(kind,), label=False).annotate(blank.copy(), tracking("cube", T))
+        image = Painter(target, pinhole, draw=(kind,), label=False).annotate(
+            blank.copy(), tracking("cube", T)
+        )
         drawn[kind] = image.max(axis=2) > 0
         assert drawn[kind].sum() > 200, kind
     # the face nearest the camera: its centre lies on a triangle diagonal (wireframe), not on an outline
-    centres = np.array([[0, 0, s] for s in (-1, 1)] + [[0, s, 0] for s in (-1, 1)] + [[s, 0, 0] for s in (-1, 1)])
+    centres = np.array(
+        [[0, 0, s] for s in (-1, 1)] + [[0, s, 0] for s in (-1, 1)] + [[s, 0, 0] for s in (-1, 1)]
+    )
     nearest = centres[np.argmin(T.apply(centres * CUBE_M / 2)[:, 2])] * CUBE_M / 2
     u, v = np.round(pinhole.project(T.apply(nearest[None]))[0]).astype(int)
     assert drawn["wireframe"][v, u] and not drawn["outline"][v, u]
@@ -259,3 +270,39 @@ def test_contact_sheet_tiles_frames():
     assert picture[10, 10, 0] == 0 and picture[10, 74, 0] == 40 and picture[60, 140, 0] == 0
     with pytest.raises(rp.InvalidInputError):
         contact_sheet([])
+
+
+WINDOW_SCRIPT = """
+import numpy as np, pyglet
+from rigidpose.render.window import Window
+image = np.zeros((120, 160, 3), np.uint8)
+image[:60] = (255, 0, 0)  # top half blue (BGR)
+image[60:, :80] = (0, 0, 255)  # bottom left red
+with Window("test") as window:
+    for _ in range(3):
+        assert window.show(image)
+    shown = pyglet.image.get_buffer_manager().get_color_buffer().get_image_data()
+    rgb = np.frombuffer(shown.get_data("RGB", shown.width * 3), np.uint8)
+    rgb = rgb.reshape(shown.height, shown.width, 3)[::-1]  # OpenGL rows run bottom-up
+    print(rgb[10, 10].tolist(), rgb[100, 10].tolist(), rgb[100, 150].tolist())
+"""
+
+
+def test_window_shows_frames_the_right_way_up_on_a_display(tmp_path):
+    script = tmp_path / "window.py"
+    script.write_text(WINDOW_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "PYOPENGL_PLATFORM")}
+    result = subprocess.run(
+        ["xvfb-run", "-a", sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == "[0, 0, 255] [255, 0, 0] [0, 0, 0]"
+
+
+def test_window_without_a_display_says_so(monkeypatch):
+    from rigidpose.render.window import Window
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(rp.InvalidInputError, match="needs a display"):
+        Window()

@@ -39,9 +39,8 @@ from .gl import PinholeView, gl_camera_pose, import_pyrender, intrinsics_camera,
 __all__ = ["ARRenderer", "RenderOptions", "load_content"]
 
 # The key light shines from above and to the left of the camera (35 and 25 degrees).
-_KEY_LIGHT_IN_CAMERA = (
-    Pose.from_rvec_tvec([np.radians(35), 0.0, 0.0], np.zeros(3))
-    @ Pose.from_rvec_tvec([0.0, np.radians(-25), 0.0], np.zeros(3))
+_KEY_LIGHT_IN_CAMERA = Pose.from_rvec_tvec([np.radians(35), 0.0, 0.0], np.zeros(3)) @ Pose.from_rvec_tvec(
+    [0.0, np.radians(-25), 0.0], np.zeros(3)
 )
 
 
@@ -68,7 +67,9 @@ class RenderOptions:
         if int(self.supersample) != self.supersample or self.supersample < 1:
             raise InvalidInputError(f"supersample: expected an integer >= 1, got {self.supersample!r}")
         if not 0 < self.znear_m < self.zfar_m:
-            raise InvalidInputError(f"znear_m, zfar_m: expected 0 < znear < zfar, got {self.znear_m}, {self.zfar_m}")
+            raise InvalidInputError(
+                f"znear_m, zfar_m: expected 0 < znear < zfar, got {self.znear_m}, {self.zfar_m}"
+            )
 
 
 def load_content(path: str | Path, units: str = "m") -> Any:
@@ -143,7 +144,9 @@ class ARRenderer:
         if isinstance(content, trimesh.Trimesh):
             content = trimesh.Scene(content)
         if not isinstance(content, trimesh.Scene):
-            raise InvalidInputError(f"content: expected a path, trimesh.Scene or Trimesh, got {type(content).__name__}")
+            raise InvalidInputError(
+                f"content: expected a path, trimesh.Scene or Trimesh, got {type(content).__name__}"
+            )
         pyrender = self._pyrender
         if target.name not in self._objects:
             node = pyrender.Node(name=target.name, matrix=np.eye(4))
@@ -193,7 +196,9 @@ class ARRenderer:
     def annotate(self, image: np.ndarray, results: ObjectPose | Sequence[ObjectPose]) -> np.ndarray:
         """``image`` (H, W, 3) BGR uint8 with the content of ``results`` composited over it, in place."""
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
-            raise InvalidInputError(f"image: expected (H, W, 3) uint8, got {getattr(image, 'shape', image)!r}")
+            raise InvalidInputError(
+                f"image: expected (H, W, 3) uint8, got {getattr(image, 'shape', image)!r}"
+            )
         if image.shape[:2] != (self.camera.height, self.camera.width):
             raise InvalidInputError(
                 f"image: expected {self.camera.width}x{self.camera.height} for this camera, "
@@ -206,7 +211,9 @@ class ARRenderer:
         patch = image[y : y + h, x : x + w].astype(np.float32)
         over = layer[y : y + h, x : x + w].astype(np.float32)
         alpha = over[..., 3:] / 255.0
-        image[y : y + h, x : x + w] = np.clip(patch * (1.0 - alpha) + over[..., :3] + 0.5, 0, 255).astype(np.uint8)
+        image[y : y + h, x : x + w] = np.clip(patch * (1.0 - alpha) + over[..., :3] + 0.5, 0, 255).astype(
+            np.uint8
+        )
         return image
 
     def close(self) -> None:

@@ -18,10 +18,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..camera import Camera
 from ..errors import BackendMissingError, RigidPoseError
 from ..geometry import Pose
-
-from ..camera import Camera
 
 __all__ = ["PinholeView", "gl_camera_pose", "import_pyrender", "intrinsics_camera", "offscreen_renderer"]
 
@@ -115,7 +114,9 @@ class PinholeView:
         K[1, 2] += self.margin_px
         self.ideal_camera = Camera(K, camera.width + 2 * self.margin_px, camera.height + 2 * self.margin_px)
         s = self.supersample
-        self.render_camera = self.ideal_camera.scaled(self.ideal_camera.width * s, self.ideal_camera.height * s)
+        self.render_camera = self.ideal_camera.scaled(
+            self.ideal_camera.width * s, self.ideal_camera.height * s
+        )
         self._maps = self._distortion_maps() if camera.has_distortion else None
 
     @staticmethod
@@ -133,7 +134,11 @@ class PinholeView:
         )
         ideal = camera.undistort_points(border)
         overshoot = max(
-            -ideal[:, 0].min(), -ideal[:, 1].min(), ideal[:, 0].max() - (w - 1), ideal[:, 1].max() - (h - 1), 0
+            -ideal[:, 0].min(),
+            -ideal[:, 1].min(),
+            ideal[:, 0].max() - (w - 1),
+            ideal[:, 1].max() - (h - 1),
+            0,
         )
         return int(np.ceil(overshoot)) + 4
 

@@ -88,9 +88,13 @@ class _Drawing:
         axis_m = 0.35 * target.diameter_m
         self.axes = np.vstack([np.zeros(3), np.eye(3) * axis_m])
         low, high = mesh.bounds
-        self.box_corners = np.array([[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1]) for z in (low[2], high[2])])
+        self.box_corners = np.array(
+            [[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1]) for z in (low[2], high[2])]
+        )
         # corners k and j share an edge when their indices differ in one bit (one coordinate)
-        self.box_edges = np.array([(k, j) for k in range(8) for j in range(k + 1, 8) if bin(k ^ j).count("1") == 1])
+        self.box_edges = np.array(
+            [(k, j) for k in range(8) for j in range(k + 1, 8) if bin(k ^ j).count("1") == 1]
+        )
 
     def visible_faces(self, T_cam_obj: Pose) -> np.ndarray:
         """(F,) bool: faces turned toward the camera (all of them for two-sided surfaces)."""
@@ -145,7 +149,9 @@ class Painter:
     def annotate(self, image: np.ndarray, results: ObjectPose | Sequence[ObjectPose]) -> np.ndarray:
         """``image`` (H, W, 3) BGR uint8, drawn on in place and returned, with ``results`` painted."""
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
-            raise InvalidInputError(f"image: expected (H, W, 3) uint8, got {getattr(image, 'shape', image)!r}")
+            raise InvalidInputError(
+                f"image: expected (H, W, 3) uint8, got {getattr(image, 'shape', image)!r}"
+            )
         results = [results] if isinstance(results, ObjectPose) else list(results)
         for row, result in enumerate(results):
             drawing = self._drawings.get(result.name)
@@ -205,9 +211,7 @@ class Painter:
             path = path[np.all(np.isfinite(path), axis=(1, 2))]
             fixed = np.round(np.clip(path, -limit, limit) * 16).astype(np.int32)
             polylines.extend(fixed)
-        cv2.polylines(
-            image, polylines, False, color, thickness or self.thickness, cv2.LINE_AA, shift=4
-        )
+        cv2.polylines(image, polylines, False, color, thickness or self.thickness, cv2.LINE_AA, shift=4)
 
     @staticmethod
     def _label(image: np.ndarray, result: ObjectPose, color: tuple[int, int, int], row: int) -> None:
