@@ -5,21 +5,36 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
+import pytest
 from conftest import REPO
 
 import rigidpose as rp
 
 
-def run_demo(name: str, out) -> subprocess.CompletedProcess:
+def run_demo(name: str, out, *args: str) -> subprocess.CompletedProcess:
     """Run ``demos/NAME`` as a user would, writing into ``out``; it must succeed."""
     result = subprocess.run(
-        [sys.executable, str(REPO / "demos" / name), "--out", str(out)],
+        [sys.executable, str(REPO / "demos" / name), "--out", str(out), *args],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
     return result
+
+
+@pytest.fixture(scope="module")
+def sheet_recording(tmp_path_factory):
+    """40 frames of the printable sheet filmed by a moving camera, with exact poses."""
+    from rigidpose.synth import SequenceOptions, render_sequence
+    from rigidpose.targets import planar_target
+
+    image = rp.io.read_image(REPO / "demos" / "data" / "sheet" / "sheet.jpg")
+    target = planar_target(image, 0.18, name="sheet", features="sift")
+    out = tmp_path_factory.mktemp("recording") / "sheet"
+    options = SequenceOptions(frames=40, seed=5, background="procedural")
+    return render_sequence(target, out, options, progress=False)
 
 
 def test_photo_pose_demo_end_to_end(tmp_path):
@@ -43,7 +58,8 @@ def test_photo_pose_demo_end_to_end(tmp_path):
 
 def test_track_box_demo_end_to_end(tmp_path):
     """`make demo`: register the box, track it through the whole video, draw it."""
-    run_demo("track_box.py", tmp_path)
+    result = run_demo("track_box.py", tmp_path)
+    assert "455 frames, box tracked in" in result.stdout
     records = rp.read_poses(tmp_path / "poses.jsonl")
     posed = sum(r.objects[0].T_cam_obj is not None for r in records)
     assert len(records) == 455 and posed >= 0.95 * len(records)
@@ -51,3 +67,42 @@ def test_track_box_demo_end_to_end(tmp_path):
     with rp.FrameSource(tmp_path / "overlay.mp4") as overlay:
         assert overlay.frame_count == 455
     assert rp.Target.load(tmp_path / "box-target").appearance.detector == "sift"
+
+
+def test_webcam_demo_on_a_recording_stands_the_rocket_on_the_sheet(tmp_path, sheet_recording):
+    video = tmp_path / "ar.mp4"
+    result = run_demo(
+        "webcam_sheet.py", video, "--source", str(sheet_recording / "video.mp4"),
+        "--camera", str(sheet_recording / "camera.yaml"), "--no-show",
+    )  # fmt: skip
+    assert "40 frames, sheet found in 40" in result.stdout
+    camera = rp.Camera.load(sheet_recording / "camera.yaml")
+    truth = rp.read_poses(sheet_recording / "gt.jsonl")
+    with rp.FrameSource(video) as drawn, rp.FrameSource(sheet_recording / "video.mp4") as filmed:
+        for (k, ar), plain in zip(enumerate(drawn), filmed):
+            if k % 10:
+                continue
+            T = truth[k].objects[0].T_cam_obj
+            # the rocket's top (11 cm out of the sheet's centre) is drawn where it projects
+            u, v = np.round(camera.project(T.apply(np.array([[0.0, 0.0, -0.09]])))[0]).astype(int)
+            patch = np.s_[v - 3 : v + 4, u - 3 : u + 4]
+            assert np.abs(ar.image[patch].astype(int) - plain.image[patch].astype(int)).mean() > 20
+
+
+def test_stream_demo_prints_a_pose_line_per_frame(sheet_recording):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "demos" / "stream_poses.py"), "--target", str(sheet_recording / "target"),
+         "--camera", str(sheet_recording / "camera.yaml"), "--source", str(sheet_recording / "video.mp4")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    truth = rp.read_poses(sheet_recording / "gt.jsonl")
+    assert [line["frame"] for line in lines] == list(range(40))
+    errors = []
+    for line, expected in zip(lines, truth):
+        (sheet,) = line["objects"]
+        T = rp.Pose.from_quat(sheet["quaternion_xyzw"], sheet["position_m"])
+        np.testing.assert_allclose(T.as_matrix(), sheet["T_cam_obj"], atol=1e-5)
+        errors.append(np.linalg.norm(T.translation - expected.objects[0].T_cam_obj.translation))
+    assert np.median(errors) < 0.005  # metres
