@@ -259,6 +259,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     """Run trackers over ground-truth sequences; print a table, write bench.json and plots."""
     from rigidpose.eval.bench import DEFAULT_SUITE, DEFAULT_TRACKERS, check_trackers, default_suite, run_bench
 
+    if args.overlay:
+        from rigidpose.eval.overlay_bench import run_overlay_bench
+
+        document = run_overlay_bench(args.out, frames=args.frames or 100, progress=not args.quiet)
+        print(document["table"])
+        print(f"wrote {Path(args.out) / 'overlay.json'}")
+        return 0
     trackers = args.tracker or list(DEFAULT_TRACKERS)
     check_trackers(trackers)  # before the default suite is rendered
     sequences = list(args.sequences)
@@ -422,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--suite", action="store_true", help="run the default suite as well as the given folders"
     )
     bench.add_argument("--frames", type=int, help="shorten the default suite's sequences to this many frames")
+    bench.add_argument(
+        "--overlay", action="store_true", help="time the overlays (painter and OpenGL) instead of the trackers"
+    )
     bench.add_argument("--out", default="out/bench", help="folder for bench.json and the plots")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(run=_cmd_bench)

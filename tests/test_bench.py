@@ -151,3 +151,15 @@ def test_cli_synth_then_bench(tmp_path):
     assert "baseline-aruco" in bench.stdout and (tmp_path / "b" / "bench.json").is_file()
     rows = json.loads((tmp_path / "b" / "bench.json").read_text())["rows"]
     assert rows[0]["frames"] == 6 and not np.isnan(rows[0]["tracked_pct"])
+
+
+def test_overlay_bench_times_every_overlay_and_writes_json(tmp_path):
+    from rigidpose.eval.overlay_bench import run_overlay_bench
+
+    document = run_overlay_bench(tmp_path, frames=3, progress=False)
+    written = json.loads((tmp_path / "overlay.json").read_text())
+    assert written["rows"] == document["rows"]
+    kinds = {row["renderer"] for row in document["rows"]}
+    assert kinds == {"opencv", "gl"} and all(row["frames"] == 3 for row in document["rows"])
+    assert all(0 < row["ms_median"] <= row["ms_p95"] for row in document["rows"])
+    assert "gl 10k-tri content + occluder" in document["table"]

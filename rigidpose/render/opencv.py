@@ -79,7 +79,8 @@ class _Drawing:
             trimesh.repair.fix_normals(mesh)
         self.vertices = np.asarray(mesh.vertices, dtype=np.float64)
         self.face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
-        self.face_centres = np.asarray(mesh.triangles_center, dtype=np.float64)
+        centres = np.asarray(mesh.triangles_center, dtype=np.float64)
+        self.face_offsets = (self.face_normals * centres).sum(axis=1)  # n . c: the face's plane
         self.edges, self.beside, angles = _mesh_edges(mesh)
         min_angle = math.radians(20)
         self.folds = (angles > min_angle) & (angles < math.pi - min_angle)
@@ -100,9 +101,8 @@ class _Drawing:
         """(F,) bool: faces turned toward the camera (all of them for two-sided surfaces)."""
         if self.two_sided:
             return np.ones(len(self.face_normals), bool)
-        centres_cam = T_cam_obj.apply(self.face_centres)
-        normals_cam = self.face_normals @ T_cam_obj.rotation.T
-        return (normals_cam * centres_cam).sum(axis=1) < 0
+        camera_obj = -T_cam_obj.rotation.T @ T_cam_obj.translation  # the camera centre, object frame
+        return self.face_normals @ camera_obj > self.face_offsets
 
     def edges_to_draw(self, visible: np.ndarray, kind: str) -> np.ndarray:
         """(E, 2) vertex indices of the edges that ``kind`` ("outline" or "wireframe") shows."""
@@ -188,7 +188,9 @@ class Painter:
         """Draw straight 3D edges (E, 2) between ``points_obj`` (N, 3, object frame) as the camera sees them."""
         if len(edges) == 0:
             return
-        points_cam = T_cam_obj.apply(points_obj)
+        if 2 * len(edges) < len(points_obj):  # a few edges of a big mesh: only their ends
+            points_obj, edges = points_obj[edges.ravel()], np.arange(2 * len(edges)).reshape(-1, 2)
+        points_cam = points_obj @ T_cam_obj.rotation.T + T_cam_obj.translation
         in_front = points_cam[:, 2] > 1e-3
         edges = edges[in_front[edges[:, 0]] & in_front[edges[:, 1]]]  # no line through the camera plane
         if len(edges) == 0:
