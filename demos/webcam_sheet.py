@@ -17,8 +17,7 @@ import sys
 from pathlib import Path
 
 import rigidpose as rp
-from rigidpose.render.ar import ARRenderer
-from rigidpose.render.overlay import default_content_pose
+from rigidpose.render.ar import ARRenderer, default_content_pose
 from rigidpose.render.window import Window
 from rigidpose.targets import planar_target
 

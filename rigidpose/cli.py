@@ -430,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--frames", type=int, help="shorten the default suite's sequences to this many frames")
     bench.add_argument(
-        "--overlay", action="store_true", help="time the overlays (painter and OpenGL) instead of the trackers"
+        "--overlay",
+        action="store_true",
+        help="time the overlays (painter and OpenGL) instead of the trackers",
     )
     bench.add_argument("--out", default="out/bench", help="folder for bench.json and the plots")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

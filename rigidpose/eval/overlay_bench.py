@@ -42,7 +42,9 @@ def _poses(frames: int) -> list[Pose]:
     for k in range(frames):
         t = k / max(frames - 1, 1)
         rvec = [0.6 * math.sin(2 * math.pi * t), 2 * math.pi * t, 0.3]
-        out.append(Pose.from_rvec_tvec(rvec, [0.05 * math.cos(4 * t), 0.03 * math.sin(5 * t), 0.4 + 0.15 * t]))
+        out.append(
+            Pose.from_rvec_tvec(rvec, [0.05 * math.cos(4 * t), 0.03 * math.sin(5 * t), 0.4 + 0.15 * t])
+        )
     return out
 
 
@@ -57,7 +59,9 @@ def _time(draw: Any, frame: np.ndarray, results: list[ObjectPose]) -> list[float
     return times
 
 
-def run_overlay_bench(out: str | os.PathLike[str], frames: int = 100, progress: bool = True) -> dict[str, Any]:
+def run_overlay_bench(
+    out: str | os.PathLike[str], frames: int = 100, progress: bool = True
+) -> dict[str, Any]:
     """Time every overlay kind; write ``overlay.json`` in ``out``; return rows and a table."""
     from tqdm import tqdm
 
@@ -111,7 +115,8 @@ def run_overlay_bench(out: str | os.PathLike[str], frames: int = 100, progress: 
     header = f"{'overlay (640x480)':<32} {'triangles':>9} {'ms med':>7} {'ms p95':>7}"
     lines = [header, "-" * len(header)]
     lines += [
-        f"{r['overlay']:<32} {r['model_triangles']:>9} {r['ms_median']:>7.2f} {r['ms_p95']:>7.2f}" for r in rows
+        f"{r['overlay']:<32} {r['model_triangles']:>9} {r['ms_median']:>7.2f} {r['ms_p95']:>7.2f}"
+        for r in rows
     ]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

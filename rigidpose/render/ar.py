@@ -1,7 +1,7 @@
 """Virtual content drawn on tracked objects with OpenGL (pyrender): AR, with occlusion.
 
     renderer = ARRenderer(camera)
-    renderer.attach(target, "meshes/rocket.glb", T_obj_content=Pose.from_translation([0, 0, 0.05]))
+    renderer.attach(target, "meshes/rocket.glb", T_obj_content=default_content_pose(target))
     for frame in source:
         renderer.annotate(frame.image, tracker.update(frame))   # draws in place
 
@@ -36,7 +36,7 @@ from ..io import ObjectPose
 from ..target import MESH_UNITS, Target
 from .gl import PinholeView, gl_camera_pose, import_pyrender, intrinsics_camera, offscreen_renderer
 
-__all__ = ["ARRenderer", "RenderOptions", "load_content"]
+__all__ = ["ARRenderer", "RenderOptions", "default_content_pose", "load_content"]
 
 # The key light shines from above and to the left of the camera (35 and 25 degrees).
 _KEY_LIGHT_IN_CAMERA = Pose.from_rvec_tvec([np.radians(35), 0.0, 0.0], np.zeros(3)) @ Pose.from_rvec_tvec(
@@ -90,6 +90,19 @@ def load_content(path: str | Path, units: str = "m") -> Any:
     if MESH_UNITS[units] != 1.0:
         scene = scene.scaled(MESH_UNITS[units])
     return scene
+
+
+def default_content_pose(target: Target) -> Pose:
+    """Where content stands on ``target`` unless told otherwise: content frame -> object frame.
+
+    glTF content is +Y up. On a planar target (the plane z = 0, z into the sheet) +Y points out of
+    the printed side, toward the viewer, at the sheet's centre; on other targets the content frame
+    is the object frame.
+    """
+    extents = np.asarray(target.mesh.extents)
+    if extents[2] < 1e-6 * max(float(extents.max()), 1e-9):  # a sheet
+        return Pose.from_rvec_tvec([-np.pi / 2, 0.0, 0.0], np.zeros(3))
+    return Pose.identity()
 
 
 class ARRenderer:
@@ -180,7 +193,10 @@ class ARRenderer:
             surface = surface.copy()
             trimesh.repair.fix_normals(surface)
         invisible = pyrender.MetallicRoughnessMaterial(
-            baseColorFactor=(0.0, 0.0, 0.0, 0.0), metallicFactor=1.0, alphaMode="OPAQUE", doubleSided=not closed
+            baseColorFactor=(0.0, 0.0, 0.0, 0.0),
+            metallicFactor=1.0,
+            alphaMode="OPAQUE",
+            doubleSided=not closed,
         )
         mesh = pyrender.Mesh.from_trimesh(surface, material=invisible, smooth=True)
         return self._scene.add(mesh, parent_node=parent)

@@ -18,25 +18,13 @@ from ..errors import InvalidInputError
 from ..geometry import Pose
 from ..io import ObjectPose
 from ..target import Target
+from .ar import ARRenderer, default_content_pose, load_content
 from .opencv import DRAWINGS, Painter
 
-__all__ = ["CONTENT_SUFFIXES", "Overlay", "default_content_pose"]
+__all__ = ["CONTENT_SUFFIXES", "Overlay"]
 
 CONTENT_SUFFIXES = (".glb", ".gltf", ".obj", ".ply", ".stl", ".off", ".dae")
 """Files ``Overlay`` draws as 3D content (anything trimesh reads)."""
-
-
-def default_content_pose(target: Target) -> Pose:
-    """Where content stands on ``target`` unless told otherwise: content frame -> object frame.
-
-    glTF content is +Y up. On a planar target (the plane z = 0, z into the sheet) +Y points out of
-    the printed side, toward the viewer, at the sheet's centre; on other targets the content frame
-    is the object frame.
-    """
-    extents = np.asarray(target.mesh.extents)
-    if extents[2] < 1e-6 * max(float(extents.max()), 1e-9):  # a sheet
-        return Pose.from_rvec_tvec([-np.pi / 2, 0.0, 0.0], np.zeros(3))
-    return Pose.identity()
 
 
 class Overlay:
@@ -86,8 +74,6 @@ class Overlay:
         if self.content is None:
             self._painter = Painter(self.targets, camera, draw=self.drawings)
         else:
-            from .ar import ARRenderer, load_content
-
             content = load_content(self.content)
             self._renderer = ARRenderer(camera)
             for target in self.targets:
