@@ -128,6 +128,23 @@ def _overlay_and_window(args: argparse.Namespace, targets: list, camera: rp.Came
     return overlay, window
 
 
+def _cmd_target_from_mesh(args: argparse.Namespace) -> int:
+    """Make a textured 3D target from a textured mesh alone, by rendering it from all around."""
+    from rigidpose.targets.from_mesh import target_from_mesh
+
+    mesh = rp.load_mesh(args.mesh, units=args.units)
+    name = args.name or Path(args.mesh).stem
+    target, report = target_from_mesh(
+        mesh, name, features=args.features, views=args.views, progress=not args.quiet
+    )
+    target.save(args.out)
+    print(
+        f"wrote {args.out}: target {name!r}, {report.features_on_mesh} {args.features} features "
+        f"from {report.views} rendered views"
+    )
+    return 0
+
+
 def _cmd_track(args: argparse.Namespace) -> int:
     """Track targets in a video, image, folder or webcam; write poses (JSONL) and an overlay video."""
     import time
@@ -354,6 +371,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
     )
     register.set_defaults(run=_cmd_target_register)
+
+    from_mesh = target_commands.add_parser(
+        "from-mesh",
+        help="a textured 3D target from a textured mesh alone",
+        description=_cmd_target_from_mesh.__doc__,
+    )
+    from_mesh.add_argument("mesh", help="textured mesh: glTF/GLB, or OBJ with its material and texture")
+    from_mesh.add_argument(
+        "--units", default="m", choices=tuple(rp.MESH_UNITS), help="length unit of the mesh"
+    )
+    from_mesh.add_argument("--out", required=True, help="target folder to write")
+    from_mesh.add_argument("--name", help="target name (default: the mesh's file name)")
+    from_mesh.add_argument(
+        "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
+    )
+    from_mesh.add_argument("--views", type=int, default=20, help="renders around the object")
+    from_mesh.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from_mesh.set_defaults(run=_cmd_target_from_mesh)
 
     track = commands.add_parser("track", help="track targets in video", description=_cmd_track.__doc__)
     track.add_argument("--target", action="append", required=True, help="target folder (repeatable)")

@@ -111,6 +111,35 @@ def _raycaster(mesh: object) -> object:
     return scene
 
 
+def features_on_mesh(
+    scene: object, face_normals: np.ndarray, pixels: np.ndarray, camera: Camera, T_cam_obj: Pose
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cast each pixel's ray onto the mesh seen at ``T_cam_obj``.
+
+    Args:
+        scene: an open3d ``RaycastingScene`` of the mesh (``_raycaster``).
+        face_normals: (F, 3) the mesh's outward face normals, object frame.
+        pixels: (N, 2) feature positions in an image of ``camera``.
+    Returns:
+        (N,) bool: the ray hits a face turned toward the camera (``MIN_FACING_COS``), and the
+        (M, 3) points where those rays hit, metres, object frame.
+    """
+    import open3d as o3d
+
+    T_obj_cam = T_cam_obj.inv()
+    directions = camera.rays(pixels) @ T_obj_cam.rotation.T
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    origins = np.broadcast_to(T_obj_cam.translation, directions.shape)
+    rays = o3d.core.Tensor(np.hstack([origins, directions]).astype(np.float32))
+    hits = scene.cast_rays(rays)
+    distance = hits["t_hit"].numpy().astype(np.float64)
+    face = hits["primitive_ids"].numpy().astype(np.int64)
+    hit = np.isfinite(distance)
+    facing = np.zeros(len(pixels), bool)
+    facing[hit] = -(face_normals[face[hit]] * directions[hit]).sum(axis=1) >= MIN_FACING_COS
+    return facing, origins[facing] + distance[facing, None] * directions[facing]
+
+
 def register_target(
     mesh: object,
     photos: Sequence[tuple[np.ndarray, Camera, np.ndarray, np.ndarray]],
@@ -136,8 +165,6 @@ def register_target(
     if not photos:
         raise InvalidInputError("photos: expected at least one photo")
     scene = _raycaster(mesh)
-    import open3d as o3d
-
     face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
     all_descriptors, all_points, reports, images, keypoints = [], [], [], [], []
     for index, (image, camera, points_obj, pixels) in enumerate(photos):
@@ -151,18 +178,7 @@ def register_target(
                 f"{MAX_CLICK_ERROR_PX:g} px): check the correspondences, their units and the camera"
             )
         found, descriptors = extract_features(image, features, max_features, scales=(1.0, 0.5, 0.25))
-        T_obj_cam = T_cam_obj.inv()
-        directions = camera.rays(found) @ T_obj_cam.rotation.T
-        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
-        origins = np.broadcast_to(T_obj_cam.translation, directions.shape)
-        rays = o3d.core.Tensor(np.hstack([origins, directions]).astype(np.float32))
-        hits = scene.cast_rays(rays)
-        distance = hits["t_hit"].numpy().astype(np.float64)
-        face = hits["primitive_ids"].numpy().astype(np.int64)
-        hit = np.isfinite(distance)
-        facing = np.zeros(len(found), bool)
-        facing[hit] = -(face_normals[face[hit]] * directions[hit]).sum(axis=1) >= MIN_FACING_COS
-        points = origins[facing] + distance[facing, None] * directions[facing]
+        facing, points = features_on_mesh(scene, face_normals, found, camera, T_cam_obj)
         all_descriptors.append(descriptors[facing])
         all_points.append(points)
         images.append(image)
