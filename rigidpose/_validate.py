@@ -66,3 +66,15 @@ def check_positive(value: Any, name: str) -> float:
     if not np.isfinite(number) or number <= 0:
         raise InvalidInputError(f"{name}: expected a positive number, got {value!r}")
     return number
+
+
+def check_bgr8(image: Any, name: str) -> np.ndarray:
+    """``image`` when it is an (H, W, 3) uint8 array (a BGR picture); else InvalidInputError."""
+    if not (
+        isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    ):
+        raise InvalidInputError(
+            f"{name}: expected (H, W, 3) uint8 BGR, got "
+            f"{getattr(image, 'shape', type(image).__name__)} {getattr(image, 'dtype', '')}".rstrip()
+        )
+    return image

@@ -24,20 +24,32 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._files import atomic_folder
-from ._validate import as_array, check_choice
+from ._validate import as_array, check_bgr8, check_choice
 from .errors import FileFormatError, InvalidInputError, SourceError
 from .geometry import Pose
 
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["MESH_UNITS", "Appearance", "Target", "load_mesh"]
+__all__ = ["MESH_UNITS", "Appearance", "Target", "load_mesh", "outward_surface"]
 
 MESH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 """Length units a mesh file may be in, and their size in metres."""
 
 FORMAT_NAME = "rigidpose.target"
 FORMAT_VERSION = 1
+
+
+def outward_surface(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """A copy of a closed ``mesh`` with its faces wound so normals point outward, whatever the
+    file's winding; an open mesh (a sheet) as it is, since it has no outside."""
+    if not mesh.is_watertight:
+        return mesh
+    import trimesh
+
+    surface = mesh.copy()
+    trimesh.repair.fix_normals(surface)
+    return surface
 
 
 def load_mesh(path: str | os.PathLike[str], units: str) -> trimesh.Trimesh:
@@ -139,16 +151,7 @@ class Target:
             )
         images = tuple(self.reference_images)
         for i, image in enumerate(images):
-            if not (
-                isinstance(image, np.ndarray)
-                and image.dtype == np.uint8
-                and image.ndim == 3
-                and image.shape[2] == 3
-            ):
-                raise InvalidInputError(
-                    f"reference_images[{i}]: expected (H, W, 3) uint8 BGR, got "
-                    f"{getattr(image, 'shape', type(image).__name__)} {getattr(image, 'dtype', '')}".rstrip()
-                )
+            check_bgr8(image, f"reference_images[{i}]")
         symmetries = tuple(self.symmetries)
         for i, symmetry in enumerate(symmetries):
             if not isinstance(symmetry, Pose):

@@ -79,34 +79,39 @@ def run_overlay_bench(
     above = Pose.from_rvec_tvec([0.0, 0.0, 0.0], [0.0, 0.0, -0.04])  # content 4 cm off the object
 
     def painter(draw: tuple[str, ...], camera: Camera) -> Any:
-        return Painter(target, camera, draw=draw).annotate
+        return Painter(target, camera, draw=draw)
 
     def renderer(camera: Camera, content: Any) -> Any:
         gl = ARRenderer(camera)
         gl.attach(target, content, T_obj_content=above)
         return gl
 
-    cases = [
-        ("opencv outline+axes", "opencv", lambda: painter(("outline", "axes"), pinhole)),
-        ("opencv box+axes", "opencv", lambda: painter(("box", "axes"), pinhole)),
-        ("opencv wireframe", "opencv", lambda: painter(("wireframe",), pinhole)),
-        ("opencv outline+axes, distorted", "opencv", lambda: painter(("outline", "axes"), distorted)),
-        ("gl 10k-tri content + occluder", "gl", lambda: renderer(pinhole, model.copy())),
-        ("gl 10k-tri content, distorted", "gl", lambda: renderer(distorted, model.copy())),
-        ("gl rocket.glb", "gl", lambda: renderer(pinhole, rocket)),
+    triangles = len(model.faces)
+    cases = [  # name, renderer, triangles drawn (painted object or content), maker
+        ("opencv outline+axes", "opencv", triangles, lambda: painter(("outline", "axes"), pinhole)),
+        ("opencv box+axes", "opencv", triangles, lambda: painter(("box", "axes"), pinhole)),
+        ("opencv wireframe", "opencv", triangles, lambda: painter(("wireframe",), pinhole)),
+        (
+            "opencv outline+axes, distorted",
+            "opencv",
+            triangles,
+            lambda: painter(("outline", "axes"), distorted),
+        ),
+        ("gl 10k-tri content + occluder", "gl", triangles, lambda: renderer(pinhole, model.copy())),
+        ("gl 10k-tri content, distorted", "gl", triangles, lambda: renderer(distorted, model.copy())),
+        ("gl rocket.glb", "gl", rocket_triangles, lambda: renderer(pinhole, rocket)),
     ]
     rows = []
-    for name, kind, make in tqdm(cases, unit="overlay", disable=not progress):
+    for name, kind, count, make in tqdm(cases, unit="overlay", disable=not progress):
         drawer = make()
-        annotate = drawer.annotate if kind == "gl" else drawer
-        times = _time(annotate, frame, results)
+        times = _time(drawer.annotate, frame, results)
         if kind == "gl":
             drawer.close()
         rows.append(
             {
                 "overlay": name,
                 "renderer": kind,
-                "model_triangles": rocket_triangles if "rocket" in name else len(model.faces),
+                "model_triangles": count,
                 "frames": len(times),
                 "ms_median": float(np.median(times)),
                 "ms_p95": float(np.percentile(times, 95)),

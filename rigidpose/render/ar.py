@@ -29,11 +29,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .._validate import check_bgr8
 from ..camera import Camera
 from ..errors import FileFormatError, InvalidInputError
 from ..geometry import Pose
 from ..io import ObjectPose
-from ..target import MESH_UNITS, Target
+from ..target import MESH_UNITS, Target, outward_surface
 from .gl import PinholeView, gl_camera_pose, import_pyrender, intrinsics_camera, offscreen_renderer
 
 __all__ = ["ARRenderer", "RenderOptions", "default_content_pose", "load_content"]
@@ -184,14 +185,9 @@ class ARRenderer:
         A closed mesh is drawn with its back faces culled (outward normals made consistent),
         which halves the cost; an open one (a sheet) from both sides.
         """
-        import trimesh
-
         pyrender = self._pyrender
-        surface = target.mesh
+        surface = outward_surface(target.mesh)
         closed = surface.is_watertight
-        if closed:
-            surface = surface.copy()
-            trimesh.repair.fix_normals(surface)
         invisible = pyrender.MetallicRoughnessMaterial(
             baseColorFactor=(0.0, 0.0, 0.0, 0.0),
             metallicFactor=1.0,
@@ -222,10 +218,7 @@ class ARRenderer:
 
     def annotate(self, image: np.ndarray, results: ObjectPose | Sequence[ObjectPose]) -> np.ndarray:
         """``image`` (H, W, 3) BGR uint8 with the content of ``results`` composited over it, in place."""
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
-            raise InvalidInputError(
-                f"image: expected (H, W, 3) uint8, got {getattr(image, 'shape', image)!r}"
-            )
+        check_bgr8(image, "image")
         if image.shape[:2] != (self.camera.height, self.camera.width):
             raise InvalidInputError(
                 f"image: expected {self.camera.width}x{self.camera.height} for this camera, "

@@ -23,11 +23,12 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from .._validate import check_bgr8
 from ..camera import Camera
 from ..errors import InvalidInputError
 from ..geometry import Pose
 from ..io import ObjectPose
-from ..target import Target
+from ..target import Target, outward_surface
 
 __all__ = ["DRAWINGS", "STATE_COLORS", "Painter", "contact_sheet", "fold_edges"]
 
@@ -71,12 +72,7 @@ class _Drawing:
     """One target's geometry, prepared once for painting."""
 
     def __init__(self, target: Target) -> None:
-        mesh = target.mesh
-        if mesh.is_watertight:  # outward normals, whatever the file's winding
-            import trimesh
-
-            mesh = mesh.copy()
-            trimesh.repair.fix_normals(mesh)
+        mesh = outward_surface(target.mesh)
         self.vertices = np.asarray(mesh.vertices, dtype=np.float64)
         self.face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
         centres = np.asarray(mesh.triangles_center, dtype=np.float64)
@@ -148,10 +144,7 @@ class Painter:
 
     def annotate(self, image: np.ndarray, results: ObjectPose | Sequence[ObjectPose]) -> np.ndarray:
         """``image`` (H, W, 3) BGR uint8, drawn on in place and returned, with ``results`` painted."""
-        if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3):
-            raise InvalidInputError(
-                f"image: expected (H, W, 3) uint8, got {getattr(image, 'shape', image)!r}"
-            )
+        check_bgr8(image, "image")
         results = [results] if isinstance(results, ObjectPose) else list(results)
         for row, result in enumerate(results):
             drawing = self._drawings.get(result.name)
