@@ -295,6 +295,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_target_output_arguments(command: argparse.ArgumentParser, made_from: str) -> None:
+    command.add_argument("--out", required=True, help="target folder to write")
+    command.add_argument("--name", help=f"target name (default: the {made_from}'s file name)")
+    command.add_argument(
+        "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
+    )
+
+
 def _add_overlay_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--overlay",
@@ -338,11 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from_image.add_argument("image", help="scan or photo of the printed sheet, cropped to its edges")
     from_image.add_argument("--width-m", type=float, required=True, help="printed width in metres")
-    from_image.add_argument("--out", required=True, help="target folder to write")
-    from_image.add_argument("--name", help="target name (default: the image's file name)")
-    from_image.add_argument(
-        "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
-    )
+    _add_target_output_arguments(from_image, "image")
     from_image.set_defaults(run=_cmd_target_from_image)
     register = target_commands.add_parser(
         "register",
@@ -365,11 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help='JSON {"units", "points_3d", "points_2d"}: mesh points and their pixels (one per --image)',
     )
-    register.add_argument("--out", required=True, help="target folder to write")
-    register.add_argument("--name", help="target name (default: the mesh's file name)")
-    register.add_argument(
-        "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
-    )
+    _add_target_output_arguments(register, "mesh")
     register.set_defaults(run=_cmd_target_register)
 
     from_mesh = target_commands.add_parser(
@@ -381,11 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     from_mesh.add_argument(
         "--units", default="m", choices=tuple(rp.MESH_UNITS), help="length unit of the mesh"
     )
-    from_mesh.add_argument("--out", required=True, help="target folder to write")
-    from_mesh.add_argument("--name", help="target name (default: the mesh's file name)")
-    from_mesh.add_argument(
-        "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
-    )
+    _add_target_output_arguments(from_mesh, "mesh")
     from_mesh.add_argument("--views", type=int, default=20, help="renders around the object")
     from_mesh.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from_mesh.set_defaults(run=_cmd_target_from_mesh)
