@@ -240,19 +240,37 @@ class Camera:
         except InvalidInputError as exc:
             raise FileFormatError(f"{path}: {exc}") from exc
 
-    def save(self, path: str | os.PathLike[str], format: str | None = None) -> None:
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        format: str | None = None,
+        metadata: dict[str, int | float | str] | None = None,
+    ) -> None:
         """Write this camera atomically.
 
         Args:
             path: ``.json``, ``.yaml``/``.yml`` or ``.xml``.
             format: one of ``opencv``, ``ros``, ``json``; by default ``json`` for ``.json`` and
                 ``opencv`` otherwise. ``opencv`` writes YAML or XML by the suffix.
+            metadata: extra numbers or text to record after the camera's fields (e.g. how it was
+                calibrated, ``avg_reprojection_error``); ``opencv`` and ``json`` only. Readers
+                ignore them.
         """
+        metadata = dict(metadata or {})
+        for key, value in metadata.items():
+            if not key.isidentifier() or key in self._as_fields() or not isinstance(value, (int, float, str)):
+                raise InvalidInputError(
+                    f"metadata: expected identifiers (not camera fields) with numbers or text, got {key!r}: {value!r}"
+                )
         path = Path(path)
         suffix = path.suffix.lower()
         if format is None:
             format = "json" if suffix == ".json" else "opencv"
         check_choice(format, "format", FORMATS)
+        if metadata and format == "ros":
+            raise InvalidInputError(
+                "metadata: a ROS camera_info file has no place for it; use opencv or json"
+            )
         if format == "opencv":
             if suffix not in (".yaml", ".yml", ".xml"):
                 raise InvalidInputError(
@@ -264,9 +282,11 @@ class Camera:
                 storage.write("image_height", self.height)
                 storage.write("camera_matrix", self.K)
                 storage.write("distortion_coefficients", self.dist_coeffs.reshape(-1, 1))
+                for key, value in metadata.items():
+                    storage.write(key, value)
                 storage.release()
         elif format == "json":
-            atomic_write_text(path, json.dumps(self._as_fields(), indent=2) + "\n")
+            atomic_write_text(path, json.dumps(self._as_fields() | metadata, indent=2) + "\n")
         else:
             atomic_write_text(path, self._as_ros_yaml())
 

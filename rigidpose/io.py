@@ -114,7 +114,8 @@ class FrameSource:
     """Frames from a video file, a single image, a folder of images or a webcam.
 
     ``FrameSource("clip.mp4")``, ``FrameSource("photo.jpg")``, ``FrameSource("frames/")`` (images
-    sorted by name, numbers in natural order: 2 before 10), ``FrameSource(0)`` or
+    sorted by name, numbers in natural order: 2 before 10), ``FrameSource("shots/left*.jpg")`` (the
+    images a pattern matches, in the same order), ``FrameSource(0)`` or
     ``FrameSource("0")`` (webcam index). Iterate it for ``Frame`` objects; use it as a context
     manager (or call ``close``) to release a video or camera.
 
@@ -145,7 +146,20 @@ class FrameSource:
             self._open_webcam(int(text), width, height)
             return
         path = Path(source)
-        if path.is_dir():
+        if any(c in text for c in "*?[") and not path.exists():
+            self.kind = "folder"
+            self._paths = sorted(
+                (
+                    p
+                    for p in path.parent.glob(path.name)
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+                ),
+                key=_natural_key,
+            )
+            if not self._paths:
+                raise SourceError(f"{path}: no images match ({', '.join(IMAGE_SUFFIXES)})")
+            self.frame_count = len(self._paths)
+        elif path.is_dir():
             self.kind = "folder"
             self._paths = sorted(
                 (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),

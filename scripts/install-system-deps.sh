@@ -4,11 +4,12 @@
 #   libosmesa6                            software OpenGL, pyrender's fallback when EGL fails
 #   libusb-1.0-0 libgomp1                 open3d's shared-library needs
 #   xvfb xauth                            a virtual display, for the test of the --show window
+#   opencv-doc                            OpenCV's sample chessboard photos (left01..14.jpg), the calibration test
 #   python3-venv                          only when `python3 -m venv` is not available
 # As root it runs apt-get; otherwise it prints the command to run and fails.
 set -euo pipefail
 
-packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libusb-1.0-0 libgomp1 xvfb xauth)
+packages=(libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libusb-1.0-0 libgomp1 xvfb xauth opencv-doc)
 python=${PYTHON:-python3}
 if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   packages+=(python3-venv)
