@@ -145,50 +145,100 @@ def _cmd_target_from_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size(text: str | None) -> tuple[int | None, int | None]:
+    """``1280x720`` -> (1280, 720); None -> (None, None)."""
+    if text is None:
+        return None, None
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise rp.InvalidInputError(f"--size: expected WIDTHxHEIGHT in pixels, e.g. 1280x720, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _banner(image: np.ndarray, text: str) -> np.ndarray:
+    """``image`` darkened with ``text`` across its middle (a stalled camera's last frame)."""
+    import cv2
+
+    shown = (image * 0.45).astype(np.uint8)
+    scale = image.shape[1] / 900
+    (width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    org = ((image.shape[1] - width) // 2, image.shape[0] // 2)
+    cv2.putText(shown, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 200, 255), 2, cv2.LINE_AA)
+    return shown
+
+
 def _cmd_track(args: argparse.Namespace) -> int:
-    """Track targets in a video, image, folder or webcam; write poses (JSONL) and an overlay video."""
+    """Track targets in a video, image, folder or webcam; write poses (JSONL) and an overlay video.
+
+    With a webcam (``--source 0``) it runs until Ctrl-C, Esc or q in the window; a camera that
+    stalls or is unplugged is reopened for a while, with the state shown in the window."""
     import time
 
     from tqdm import tqdm
 
+    if not (args.poses or args.out or args.show):
+        raise rp.InvalidInputError("nothing to do: give --poses P.jsonl, --out OVERLAY.mp4 and/or --show")
+    width, height = _size(args.size)
     targets = [rp.Target.load(path) for path in args.target]
     camera = rp.Camera.load(args.camera)
     tracker = rp.Tracker(targets, camera)
     overlay, window = _overlay_and_window(args, targets, camera)
     posed = dict.fromkeys((t.name for t in targets), 0)
     times_ms = []
+    last_image = [None]
+
+    def show_status(text: str) -> None:
+        if text != "live":
+            print(f"rigidpose: camera {args.source}: {text}", file=sys.stderr)
+        if window is not None and last_image[0] is not None and text != "live":
+            window.show(_banner(last_image[0], f"camera {text}"))
+
+    to_stdout = args.poses == "-"
+    interrupted = False
     with (
-        rp.FrameSource(args.source) as source,
-        rp.PoseWriter(args.poses) as writer,
+        rp.FrameSource(args.source, width=width, height=height, on_status=show_status) as source,
+        rp.PoseWriter(args.poses) if args.poses else contextlib.nullcontext() as writer,
         rp.io.VideoWriter(args.out, source.fps or 30.0) if args.out else contextlib.nullcontext() as video,
         overlay or contextlib.nullcontext(),
         window or contextlib.nullcontext(),
     ):
-        progress = tqdm(
-            source, total=source.frame_count, unit="frame", disable=args.quiet or args.poses == "-"
-        )
-        for frame in progress:
-            start = time.perf_counter()
-            results = tracker.update(frame)
-            times_ms.append((time.perf_counter() - start) * 1000.0)
-            writer.write(rp.FramePoses(frame.index, frame.timestamp_ms, tuple(results)))
-            for result in results:
-                posed[result.name] += result.T_cam_obj is not None
-            if overlay is not None:
-                image = overlay.annotate(rp.io.as_bgr8(frame.image).copy(), results)
-                if video is not None:
-                    video.write(image)
-                if window is not None and not window.show(image):
-                    break  # the user closed the window
+        progress = tqdm(source, total=source.frame_count, unit="frame", disable=args.quiet or to_stdout)
+        try:
+            for frame in progress:
+                if not times_ms and (frame.image.shape[1], frame.image.shape[0]) != camera.size:
+                    print(
+                        f"rigidpose: frames are {frame.image.shape[1]}x{frame.image.shape[0]}, the camera file "
+                        f"is for {camera.width}x{camera.height}: scaling the intrinsics",
+                        file=sys.stderr,
+                    )
+                start = time.perf_counter()
+                results = tracker.update(frame)
+                times_ms.append((time.perf_counter() - start) * 1000.0)
+                if writer is not None:
+                    writer.write(rp.FramePoses(frame.index, frame.timestamp_ms, tuple(results)))
+                for result in results:
+                    posed[result.name] += result.T_cam_obj is not None
+                if overlay is not None:
+                    image = overlay.annotate(rp.io.as_bgr8(frame.image).copy(), results)
+                    last_image[0] = image
+                    if video is not None:
+                        video.write(image)
+                    if window is not None and not window.show(image):
+                        break  # the user closed the window
+        except KeyboardInterrupt:
+            interrupted = True  # Ctrl-C: finish the files written so far, then report
+        finally:
+            progress.close()
     frames = len(times_ms)
     summary = ", ".join(f"{name} in {count}" for name, count in posed.items())
     median = float(np.median(times_ms)) if times_ms else float("nan")
     print(
         f"{frames} frames: pose of {summary}; median {median:.1f} ms per frame"
-        + (f"; overlay {args.out}" if args.out else ""),
-        file=sys.stderr if args.poses == "-" else sys.stdout,
+        + (f"; overlay {args.out}" if args.out else "")
+        + ("; stopped by Ctrl-C" if interrupted else ""),
+        file=sys.stderr if to_stdout else sys.stdout,
     )
-    return 0
+    return 130 if interrupted and source.kind != "webcam" else 0
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -610,7 +660,8 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--target", action="append", required=True, help="target folder (repeatable)")
     track.add_argument("--camera", required=True, help="camera file (OpenCV YAML/XML, ROS, JSON)")
     track.add_argument("--source", required=True, help="video, image, folder of images, or webcam index")
-    track.add_argument("--poses", required=True, help="pose JSONL to write ('-' for standard output)")
+    track.add_argument("--poses", help="pose JSONL to write ('-' for standard output)")
+    track.add_argument("--size", metavar="WxH", help="resolution to ask a webcam for, e.g. 1280x720")
     track.add_argument("--out", help="overlay video to write (.mp4)")
     _add_overlay_arguments(track)
     track.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

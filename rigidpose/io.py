@@ -22,7 +22,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -123,6 +123,10 @@ class FrameSource:
         source: the path or webcam index.
         fps: frame rate for image timestamps (images and folders carry no time); default 30.
         width, height: resolution to request from a webcam (it may give another).
+        reconnect_s: a webcam that stops delivering frames (stalled, unplugged) is reopened
+            every second for this long before the source ends.
+        on_status: called with a short text when a webcam stalls, is being reopened, is back
+            (``"live"``) or is given up; for a window or log to show it.
     """
 
     def __init__(
@@ -132,8 +136,15 @@ class FrameSource:
         fps: float = 30.0,
         width: int | None = None,
         height: int | None = None,
+        reconnect_s: float = 10.0,
+        on_status: Callable[[str], None] | None = None,
     ) -> None:
         self.source = source
+        if not reconnect_s >= 0:
+            raise InvalidInputError(f"reconnect_s: expected seconds >= 0, got {reconnect_s!r}")
+        self.reconnect_s = float(reconnect_s)
+        self.on_status = on_status
+        self._requested_size = (width, height)
         self._capture: cv2.VideoCapture | None = None
         self._paths: list[Path] = []
         self.fps: float | None = float(fps)
@@ -193,16 +204,52 @@ class FrameSource:
         self.frame_count = count if count > 0 else None
 
     def _open_webcam(self, index: int, width: int | None, height: int | None) -> None:
-        capture = cv2.VideoCapture(index)
+        capture = self._new_capture(index)
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"webcam {index}: cannot open (is a camera connected, and free?)")
-        if width:
-            capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-        if height:
-            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         self._capture = capture
         self.fps = None
+
+    def _new_capture(self, index: int) -> cv2.VideoCapture:
+        """Open webcam ``index`` at the requested size (it may give another)."""
+        capture = cv2.VideoCapture(index)
+        width, height = self._requested_size
+        if capture.isOpened() and width:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        if capture.isOpened() and height:
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        return capture
+
+    def _status(self, text: str) -> None:
+        logger.info("webcam %s: %s", self.source, text)
+        if self.on_status is not None:
+            self.on_status(text)
+
+    def _recover_webcam(self, delivered: int) -> bool:
+        """After a failed read: reopen the webcam every second until it delivers again or
+        ``reconnect_s`` has passed. True when it is back."""
+        start = time.monotonic()
+        self._status("stalled: no frame from the camera")
+        while (waited := time.monotonic() - start) < self.reconnect_s:
+            time.sleep(min(1.0, self.reconnect_s - waited))
+            if self._capture is not None:
+                self._capture.release()
+            self._capture = self._new_capture(int(str(self.source)))
+            if self._capture.isOpened():
+                ok, _ = self._capture.read()
+                if ok:
+                    self._status("live")
+                    return True
+            self._status(f"reconnecting ({time.monotonic() - start:.0f} of {self.reconnect_s:.0f} s)")
+        logger.warning(
+            "webcam %s: gave up after %.0f s without frames (%d frames delivered)",
+            self.source,
+            self.reconnect_s,
+            delivered,
+        )
+        self._status("lost: the camera stopped delivering frames")
+        return False
 
     def __len__(self) -> int:
         if self.frame_count is None:
@@ -230,20 +277,22 @@ class FrameSource:
             index += 1
 
     def _iter_capture(self) -> Iterator[Frame]:
-        capture = self._capture
-        if capture is None:
+        if self._capture is None:
             raise SourceError(f"{self.source}: source is closed")
         start = time.monotonic()
         index = 0
         while True:
             try:
-                ok, image = capture.read()
+                ok, image = self._capture.read() if self._capture is not None else (False, None)
             except cv2.error as exc:
-                logger.warning("%s: stopped after %d frames: %s", self.source, index, str(exc).strip())
-                break
+                if self.kind != "webcam":
+                    logger.warning("%s: stopped after %d frames: %s", self.source, index, str(exc).strip())
+                    break
+                ok, image = False, None  # an unplugged camera may raise: try to get it back
             if not ok or image is None:
                 if self.kind == "webcam":
-                    logger.warning("webcam %s: stopped delivering frames after %d", self.source, index)
+                    if self._recover_webcam(index):
+                        continue
                 elif self.frame_count is not None and index < self.frame_count - 1:
                     # Container frame counts are often one high; a larger gap is a real loss.
                     logger.warning(

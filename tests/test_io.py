@@ -162,3 +162,57 @@ def test_object_pose_checks_state_and_confidence():
         rp.ObjectPose("box", "found")
     with pytest.raises(rp.InvalidInputError, match="confidence: expected a value in"):
         rp.ObjectPose("box", "tracking", confidence=1.5)
+
+
+class _FlakyCamera:
+    """A stand-in for cv2.VideoCapture: plays its script of frames (arrays) and failures (None)."""
+
+    def __init__(self, script):
+        self.script = script
+
+    def isOpened(self):
+        return True
+
+    def set(self, *args):
+        return True
+
+    def read(self):
+        if not self.script:
+            return False, None
+        image = self.script.pop(0)
+        return image is not None, image
+
+    def release(self):
+        pass
+
+
+class _UnpluggedWebcam(rp.FrameSource):
+    """A webcam that delivers 3 frames, stalls, comes back on the second reopening for 2 frames,
+    then is unplugged for good."""
+
+    def __init__(self, **kwargs):
+        frame = np.zeros((48, 64, 3), np.uint8)
+        self.openings = [
+            [frame, frame, frame, None, None],  # first opening
+            [None],  # the first reopening gets nothing
+            [frame, frame, frame],  # back: one frame is read to check, two delivered
+        ]
+        self.opened = 0
+        super().__init__(0, **kwargs)
+
+    def _new_capture(self, index):
+        self.opened += 1
+        return _FlakyCamera(self.openings.pop(0) if self.openings else [])
+
+
+def test_a_stalled_webcam_is_reopened_and_a_lost_one_ends_the_stream():
+    statuses = []
+    source = _UnpluggedWebcam(reconnect_s=2.5, on_status=statuses.append)
+    frames = list(source)
+    assert len(frames) == 5 and [f.index for f in frames] == list(range(5))
+    assert statuses[0].startswith("stalled") and "live" in statuses
+    assert any(s.startswith("reconnecting") for s in statuses)
+    assert statuses[-1].startswith("lost")
+    assert source.opened >= 4  # first opening, two reopenings, then retries until it gave up
+    with pytest.raises(rp.InvalidInputError, match="reconnect_s"):
+        rp.FrameSource(0, reconnect_s=-1)

@@ -185,3 +185,38 @@ def test_cli_register_then_track(tmp_path):
         result = run(*render, *bad, "--out", str(tmp_path / "bad.mp4"))
         assert result.returncode == 1 and message in result.stderr and len(result.stderr.splitlines()) == 1
         assert not (tmp_path / "bad.mp4").exists()
+
+
+def test_ctrl_c_ends_tracking_cleanly_with_the_poses_so_far(box, tmp_path):
+    import signal
+    import time
+
+    target, _ = box
+    target.save(tmp_path / "box")
+    poses = tmp_path / "p.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rigidpose", "track", "--target", str(tmp_path / "box"),
+         "--camera", str(BOX_DATA / "box.camera.yaml"), "--source", str(BOX_DATA / "box.mp4"),
+         "--poses", str(poses), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not poses.exists() or poses.read_text().count("\n") < 20):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "stopped by Ctrl-C" in out and "Traceback" not in err
+    records = rp.read_poses(poses)  # every line complete
+    assert 20 <= len(records) < 456
+    assert out.startswith(f"{len(records)} frames")
+
+
+def test_track_needs_something_to_do_and_a_valid_size(tmp_path, capsys):
+    from rigidpose.cli import main
+
+    base = ["track", "--target", str(tmp_path), "--camera", str(BOX_DATA / "box.camera.yaml")]
+    assert main([*base, "--source", str(BOX_DATA / "box.mp4")]) == 1
+    assert "nothing to do" in capsys.readouterr().err
+    assert main([*base, "--source", "0", "--show", "--size", "big"]) == 1
+    assert "--size: expected WIDTHxHEIGHT" in capsys.readouterr().err
