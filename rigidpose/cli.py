@@ -229,7 +229,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
             interrupted = True  # Ctrl-C: finish the files written so far, then report
         finally:
             progress.close()
-    frames = len(times_ms)
+    # Ctrl-C may land between tracking a frame and writing it: count what the file holds
+    frames = writer.lines_written if writer is not None else len(times_ms)
     summary = ", ".join(f"{name} in {count}" for name, count in posed.items())
     median = float(np.median(times_ms)) if times_ms else float("nan")
     print(
@@ -326,6 +327,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     """Run trackers over ground-truth sequences; print a table, write bench.json and plots."""
     from rigidpose.eval.bench import DEFAULT_SUITE, DEFAULT_TRACKERS, check_trackers, default_suite, run_bench
 
+    if args.calibration:
+        from rigidpose.eval.calib_bench import run_calibration_bench
+
+        document = run_calibration_bench(args.out)
+        print(document["table"])
+        print(f"wrote {Path(args.out) / 'calibration.json'}")
+        return 0
     if args.overlay:
         from rigidpose.eval.overlay_bench import run_overlay_bench
 
@@ -416,8 +424,6 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _calibrate_from_board(args: argparse.Namespace, out: Path) -> int:
-    import cv2
-
     from rigidpose.calib import (
         CalibrationError,
         CalibrationOptions,
@@ -425,6 +431,7 @@ def _calibrate_from_board(args: argparse.Namespace, out: Path) -> int:
         calibrate_camera,
         coverage_image,
     )
+    from rigidpose.io import write_image
 
     board = _board_from_args(args)
     first_view_image = None
@@ -460,7 +467,7 @@ def _calibrate_from_board(args: argparse.Namespace, out: Path) -> int:
     calibration = calibrate_camera(views, collector.image_size, indices, options)
     camera = calibration.camera
     coverage = out.with_suffix(".coverage.png")
-    cv2.imwrite(str(coverage), coverage_image(calibration, first_view_image))
+    write_image(coverage, coverage_image(calibration, first_view_image))
     camera.save(
         out,
         metadata={
@@ -735,6 +742,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--overlay",
         action="store_true",
         help="time the overlays (painter and OpenGL) instead of the trackers",
+    )
+    bench.add_argument(
+        "--calibration",
+        action="store_true",
+        help="measure calibration and focal-length estimation against ground truth instead",
     )
     bench.add_argument("--out", default="out/bench", help="folder for bench.json and the plots")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

@@ -30,6 +30,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from ._files import atomic_file
 from ._validate import check_choice
 from .errors import FileFormatError, InvalidInputError, SourceError
 from .geometry import Pose
@@ -88,6 +89,14 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None:
         raise SourceError(f"{path}: cannot decode image")
     return as_bgr8(image, str(path))
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Write ``image`` (any format OpenCV encodes, by the suffix) atomically."""
+    path = Path(path)
+    with atomic_file(path) as tmp:
+        if not cv2.imwrite(str(tmp), image):
+            raise SourceError(f"{path}: cannot write this image (unknown suffix, or no space)")
 
 
 @dataclass(frozen=True)

@@ -332,11 +332,11 @@ def write_board_sheet(board: Board, out: str | os.PathLike[str], paper: str = "A
     sheet = Image.fromarray(board_sheet(board, paper)).convert("1")
     dpi = _PX_PER_MM * 25.4
     written = []
-    for path in [out.with_suffix(".pdf")] if suffix == ".pdf" else []:
-        with atomic_file(path) as tmp:
+    if suffix == ".pdf":
+        with atomic_file(out) as tmp:
             sheet.save(tmp, "PDF", resolution=dpi, title=f"rigidpose board: {board.describe()}")
-        written.append(path)
-    png = out.with_suffix(".png")
+        written.append(out)
+    png = out if suffix == ".png" else out.with_suffix(".png")
     with atomic_file(png) as tmp:
         sheet.save(tmp, "PNG", dpi=(dpi, dpi))
     written.append(png)

@@ -111,14 +111,27 @@ class Calibration:
 
 
 def edge_width_px(gray: np.ndarray, view: BoardView, board: Board) -> float:
-    """Median 10-90 % width, in pixels, of the square edges between neighbouring corners.
+    """10-90 % width, in pixels, of the square edges between neighbouring corners: the median
+    over the edges along the board's rows and over those along its columns, whichever is wider
+    (motion blur along one axis widens only the edges across it). A focused print gives 1-2 px.
 
-    A focused print gives 1-2 px; motion blur and defocus widen it. NaN when no two neighbouring
-    corners were found."""
+    Profiles run across each edge's middle, over 80 % of the corner spacing on a chessboard and
+    28 % on a ChArUco board (whose markers start 15 % of a square from the edge), so a board
+    whose squares are under about 15 px cannot show blur wider than a few pixels. NaN when no
+    two neighbouring corners were found."""
     nx, _ = board.inner_corners
+    reach = 0.4 if board.kind == "chessboard" else 0.14
     where = {int(i): p for i, p in zip(view.ids, view.pixels)}
-    pairs = [(where[i], where[i + 1]) for i in where if i % nx != nx - 1 and i + 1 in where]
-    pairs += [(where[i], where[i + nx]) for i in where if i + nx in where]
+    along_rows = [(where[i], where[i + 1]) for i in where if i % nx != nx - 1 and i + 1 in where]
+    along_columns = [(where[i], where[i + nx]) for i in where if i + nx in where]
+    medians = [_median_edge_width(gray, pairs, reach) for pairs in (along_rows, along_columns)]
+    medians = [m for m in medians if np.isfinite(m)]
+    return max(medians) if medians else float("nan")
+
+
+def _median_edge_width(gray: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], reach: float) -> float:
+    """Median 10-90 % rise across the edges between corner ``pairs``, profiles reaching
+    ``reach`` times the spacing to each side."""
     if not pairs:
         return float("nan")
     a, b = np.array([p[0] for p in pairs], np.float64), np.array([p[1] for p in pairs], np.float64)
@@ -129,8 +142,7 @@ def edge_width_px(gray: np.ndarray, view: BoardView, board: Board) -> float:
     a, b, length = a[keep], b[keep], length[keep]
     middle = (a + b) / 2
     normal = np.column_stack([-(b - a)[:, 1], (b - a)[:, 0]]) / length[:, None]
-    # profiles across each edge's middle, a quarter of the edge long, sampled every 0.25 px
-    steps = np.arange(-0.125, 0.125 + 1e-9, 0.25 / 40)[None, :] * length[:, None]
+    steps = np.linspace(-reach, reach, 81)[None, :] * length[:, None]
     xs = (middle[:, 0:1] + normal[:, 0:1] * steps).astype(np.float32)
     ys = (middle[:, 1:2] + normal[:, 1:2] * steps).astype(np.float32)
     profiles = cv2.remap(gray.astype(np.float32), xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -230,7 +242,7 @@ class ViewCollector:
         if c["kept"] + c["blurred"] + c["similar"] + c["few corners"] == 0:
             return (
                 f"the board ({self.board.describe()}) was not found in any of {seen} frames: check that "
-                "the board file matches the printed board and that the whole board is in view and lit"
+                "the board file matches the printed board, and that the board is in view, lit and sharp"
             )
         if c["blurred"] > c["kept"]:
             return (

@@ -77,7 +77,8 @@ class FocalEstimate:
     """Attributes:
     camera: square pixels, principal point at the image centre, k1 when estimated.
     focal_px: the focal length, pixels.
-    std_focal_px: its standard deviation from the joint fit, pixels.
+    std_focal_px: its standard deviation from the fit's curvature, pixels: the matches' noise only;
+        systematic errors (blur, rolling shutter, a target's registration) come on top.
     rms_px: reprojection error of the inliers, pixels.
     views: frame-target pairs used; inliers: matches used in all.
     sweep_focal_px: the sweep's pick, before refinement.
