@@ -388,17 +388,21 @@ def _cmd_board(args: argparse.Namespace) -> int:
     return 0
 
 
-def _frames(source: rp.FrameSource, every: int, quiet: bool, what: str):
-    """Every ``every``-th frame of ``source``, with a progress bar."""
+def _frames(source: rp.FrameSource, every: int, quiet: bool, what: str, limit: int | None = None):
+    """Every ``every``-th frame of ``source`` (at most ``limit`` of them), with a progress bar."""
     from tqdm import tqdm
 
     total = None if source.frame_count is None else -(-source.frame_count // every)
-    progress = tqdm(total=total, unit="frame", desc=what, disable=quiet)
+    progress = tqdm(total=limit or total, unit="frame", desc=what, disable=quiet)
+    given = 0
     try:
         for frame in source:
             if frame.index % every == 0:
                 yield frame
                 progress.update()
+                given += 1
+                if given == limit:
+                    return
     finally:
         progress.close()
 
@@ -502,7 +506,11 @@ def _calibrate_from_target(args: argparse.Namespace, out: Path) -> int:
         every = args.every
         if every == 1 and source.frame_count is not None and source.frame_count > 150:
             every = -(-source.frame_count // 150)  # about 150 frames are plenty
-        frames = _frames(source, every, args.quiet, "matching the target")
+        limit = None
+        if source.kind == "webcam":
+            limit = 120
+            print(f"move the target around, tilted, until {limit} frames are read")
+        frames = _frames(source, every, args.quiet, "matching the target", limit)
         try:
             matches, size = collect_matches(targets, frames)
         finally:
