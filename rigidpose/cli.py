@@ -18,6 +18,8 @@ import numpy as np
 import rigidpose as rp
 
 MESH_SUFFIXES = (".ply", ".obj", ".stl", ".off", ".glb", ".gltf")
+_SIZE = "WIDTHxHEIGHT in pixels, e.g. 1280x720"
+_PATTERN = "inner corners as COLSxROWS, e.g. 9x6"
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -145,13 +147,11 @@ def _cmd_target_from_mesh(args: argparse.Namespace) -> int:
     return 0
 
 
-def _size(text: str | None) -> tuple[int | None, int | None]:
-    """``1280x720`` -> (1280, 720); None -> (None, None)."""
-    if text is None:
-        return None, None
+def _two_ints(text: str, option: str, expected: str) -> tuple[int, int]:
+    """``1280x720`` -> (1280, 720): two positive integers joined by an x, for ``option``."""
     parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise rp.InvalidInputError(f"--size: expected WIDTHxHEIGHT in pixels, e.g. 1280x720, got {text!r}")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise rp.InvalidInputError(f"{option}: expected {expected}, got {text!r}")
     return int(parts[0]), int(parts[1])
 
 
@@ -178,7 +178,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
     if not (args.poses or args.out or args.show):
         raise rp.InvalidInputError("nothing to do: give --poses P.jsonl, --out OVERLAY.mp4 and/or --show")
-    width, height = _size(args.size)
+    width, height = (None, None) if args.size is None else _two_ints(args.size, "--size", _SIZE)
     targets = [rp.Target.load(path) for path in args.target]
     camera = rp.Camera.load(args.camera)
     tracker = rp.Tracker(targets, camera)
@@ -353,24 +353,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pattern(text: str) -> tuple[int, int]:
-    """``9x6`` -> (9, 6): a chessboard's inner corners along x and y."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise rp.InvalidInputError(
-            f"--chessboard: expected inner corners as COLSxROWS, e.g. 9x6, got {text!r}"
-        )
-    return int(parts[0]), int(parts[1])
-
-
 def _board_from_args(args: argparse.Namespace) -> object:
-    """The board of --chessboard/--square-m or of --board FILE [--square-m measured]."""
+    """The board of --chessboard/--square-m, of --board FILE [--square-m measured], or (``rigidpose
+    board`` without either) the ChArUco board for --paper."""
     from rigidpose.calib import Board
 
     if args.chessboard:
         if args.square_m is None:
             raise rp.InvalidInputError("--chessboard needs --square-m (the side of one square, in metres)")
-        return Board.chessboard(*_pattern(args.chessboard), args.square_m)
+        return Board.chessboard(*_two_ints(args.chessboard, "--chessboard", _PATTERN), args.square_m)
     board = Board.load(args.board) if getattr(args, "board", None) else Board.charuco_for_paper(args.paper)
     return board.with_square_m(args.square_m) if args.square_m is not None else board
 
@@ -428,13 +419,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _calibrate_from_board(args: argparse.Namespace, out: Path) -> int:
-    from rigidpose.calib import (
-        CalibrationError,
-        CalibrationOptions,
-        ViewCollector,
-        calibrate_camera,
-        coverage_image,
-    )
+    from rigidpose.calib import CalibrationOptions, ViewCollector, coverage_image
     from rigidpose.io import write_image
 
     board = _board_from_args(args)
@@ -465,10 +450,7 @@ def _calibrate_from_board(args: argparse.Namespace, out: Path) -> int:
             frames.close()
     counts = ", ".join(f"{n} {what}" for what, n in collector.counts.items() if n)
     print(f"frames: {counts or 'none'}")
-    if len(collector.views) < options.min_views:
-        raise CalibrationError(collector.advice())
-    views, indices = collector.chosen()
-    calibration = calibrate_camera(views, collector.image_size, indices, options)
+    calibration = collector.calibrate()
     camera = calibration.camera
     coverage = out.with_suffix(".coverage.png")
     write_image(coverage, coverage_image(calibration, first_view_image))
@@ -669,7 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--k1", action="store_true", help="also estimate k1 (with --target)")
     calibrate.add_argument("--every", type=int, default=1, help="use every N-th frame")
     calibrate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    calibrate.set_defaults(run=_cmd_calibrate, paper="A4")
+    calibrate.set_defaults(run=_cmd_calibrate)
 
     track = commands.add_parser("track", help="track targets in video", description=_cmd_track.__doc__)
     track.add_argument("--target", action="append", required=True, help="target folder (repeatable)")

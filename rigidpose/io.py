@@ -163,30 +163,20 @@ class FrameSource:
         text = str(source)
         if isinstance(source, (int, np.integer)) or (isinstance(source, str) and text.isdigit()):
             self.kind = "webcam"
-            self._open_webcam(int(text), width, height)
+            self._open_webcam(int(text))
             return
         path = Path(source)
-        if any(c in text for c in "*?[") and not path.exists():
+        pattern = any(c in text for c in "*?[") and not path.exists()
+        if pattern or path.is_dir():
             self.kind = "folder"
+            candidates = path.parent.glob(path.name) if pattern else path.iterdir()
             self._paths = sorted(
-                (
-                    p
-                    for p in path.parent.glob(path.name)
-                    if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-                ),
+                (p for p in candidates if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
                 key=_natural_key,
             )
             if not self._paths:
-                raise SourceError(f"{path}: no images match ({', '.join(IMAGE_SUFFIXES)})")
-            self.frame_count = len(self._paths)
-        elif path.is_dir():
-            self.kind = "folder"
-            self._paths = sorted(
-                (p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                key=_natural_key,
-            )
-            if not self._paths:
-                raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+                what = "no images match" if pattern else "folder holds no images"
+                raise SourceError(f"{path}: {what} ({', '.join(IMAGE_SUFFIXES)})")
             self.frame_count = len(self._paths)
         elif not path.is_file():
             raise SourceError(f"{path}: no such file, folder or webcam index")
@@ -212,7 +202,7 @@ class FrameSource:
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count = count if count > 0 else None
 
-    def _open_webcam(self, index: int, width: int | None, height: int | None) -> None:
+    def _open_webcam(self, index: int) -> None:
         capture = self._new_capture(index)
         if not capture.isOpened():
             capture.release()

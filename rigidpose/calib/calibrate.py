@@ -31,6 +31,7 @@ __all__ = [
     "coverage_image",
     "covered_share",
     "edge_width_px",
+    "same_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,18 @@ def _median_edge_width(gray: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarra
     return float(np.median(widths)) if widths.size else float("nan")
 
 
+def same_size(size: tuple[int, int] | None, image: np.ndarray, index: int) -> tuple[int, int]:
+    """``(width, height)`` of ``image`` (frame ``index``); raises when it is not ``size``, the
+    first frame's (None for the first frame itself)."""
+    found = (image.shape[1], image.shape[0])
+    if size is not None and found != size:
+        raise InvalidInputError(
+            f"frame {index}: expected {size[0]}x{size[1]} like the first frame, got {found[0]}x{found[1]}; "
+            "calibrate one image size at a time"
+        )
+    return found
+
+
 def _outline(view: BoardView, diagonal_px: float) -> np.ndarray:
     """(4, 2) where the rectangle spanned by the view's corners on the board appears, as a
     fraction of the image diagonal: what makes two views of the board differ."""
@@ -186,14 +199,7 @@ class ViewCollector:
     def add(self, index: int, image: np.ndarray) -> str:
         """Look at frame ``index`` (BGR or gray uint8); returns what became of it."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        size = (gray.shape[1], gray.shape[0])
-        if self.image_size is None:
-            self.image_size = size
-        elif size != self.image_size:
-            raise InvalidInputError(
-                f"frame {index}: expected {self.image_size[0]}x{self.image_size[1]} like the first frame, "
-                f"got {size[0]}x{size[1]}; calibrate one image size at a time"
-            )
+        self.image_size = same_size(self.image_size, gray, index)
         status = self._judge(index, gray)
         self.counts[status] += 1
         return status
@@ -233,13 +239,21 @@ class ViewCollector:
         order.sort()
         return [self.views[i] for i in order], [self.frame_indices[i] for i in order]
 
+    def calibrate(self) -> Calibration:
+        """``calibrate_camera`` on the chosen views; ``CalibrationError`` with ``advice`` when
+        there are fewer than ``min_views``."""
+        if len(self.views) < self.options.min_views:
+            raise CalibrationError(self.advice())
+        views, indices = self.chosen()
+        return calibrate_camera(views, self.image_size, indices, self.options)
+
     def advice(self) -> str:
         """What to do when there are too few views, from what the frames showed."""
         c = self.counts
         seen = sum(c.values())
         if seen == 0:
             return "no frames were read"
-        if c["kept"] + c["blurred"] + c["similar"] + c["few corners"] == 0:
+        if c["no board"] == seen:
             return (
                 f"the board ({self.board.describe()}) was not found in any of {seen} frames: check that "
                 "the board file matches the printed board, and that the board is in view, lit and sharp"

@@ -28,7 +28,7 @@ from ..errors import InvalidInputError
 from ..io import Frame
 from ..solve import SolveOptions, solve_pose
 from ..target import Target
-from .calibrate import CalibrationError
+from .calibrate import CalibrationError, same_size
 
 __all__ = ["FocalEstimate", "FocalOptions", "TargetMatches", "collect_matches", "estimate_focal"]
 
@@ -108,14 +108,7 @@ def collect_matches(
     matches: list[TargetMatches] = []
     size = None
     for frame in frames:
-        frame_size = (frame.image.shape[1], frame.image.shape[0])
-        if size is None:
-            size = frame_size
-        elif frame_size != size:
-            raise InvalidInputError(
-                f"frame {frame.index}: expected {size[0]}x{size[1]} like the first frame, got "
-                f"{frame_size[0]}x{frame_size[1]}"
-            )
+        size = same_size(size, frame.image, frame.index)
         for detector in detectors:
             found = detector.detect(frame.image)
             if len(found) >= min_matches:
@@ -149,13 +142,12 @@ def _truncated_cost(camera: Camera, views: list[TargetMatches], threshold_px: fl
 
 class _Profile:
     """The robust reprojection cost of the inliers as a function of the camera alone: every
-    view's pose is refined (Levenberg-Marquardt, from its pose at the sweep's focal length)."""
+    view's pose is refined (Levenberg-Marquardt, from its pose when its inliers were chosen)."""
 
     def __init__(
         self, views: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], size: tuple[int, int]
     ):
         self.views, self.size = views, size
-        self.count = sum(len(points) for points, _, _, _ in views)
 
     def residuals(self, focal_px: float, k1: float) -> np.ndarray:
         camera = _camera(focal_px, self.size, k1)
@@ -263,10 +255,11 @@ def estimate_focal(
             break
     # standard deviation from the profile's curvature (Gauss-Newton): var = 2 s² / E''
     errors = profile.residuals(focal, k1)
+    energy = float(np.sum(errors**2))
     step = 0.01 * focal
-    energy = [float(np.sum(profile.residuals(focal + d, k1) ** 2)) for d in (-step, 0.0, step)]
-    curvature = (energy[0] - 2 * energy[1] + energy[2]) / step**2
-    variance = float(np.sum(errors**2)) / max(len(errors) - 6 * len(inlier_views) - 2, 1)
+    below, above = (float(np.sum(profile.residuals(focal + d, k1) ** 2)) for d in (-step, step))
+    curvature = (below - 2 * energy + above) / step**2
+    variance = energy / max(len(errors) - 6 * len(inlier_views) - 2, 1)
     std_focal = math.sqrt(2 * variance / curvature) if curvature > 0 else math.inf
     if not std_focal <= options.max_relative_std * focal:
         raise CalibrationError(

@@ -48,7 +48,7 @@ def _percent(estimate: float, truth: float) -> float:
 
 
 def _board_rows() -> list[dict[str, Any]]:
-    from ..calib import Board, CalibrationOptions, ViewCollector, calibrate_camera
+    from ..calib import Board, CalibrationOptions, ViewCollector
     from ..synth.boards import board_views
 
     rows = []
@@ -63,8 +63,7 @@ def _board_rows() -> list[dict[str, Any]]:
     start = time.perf_counter()
     for frame in FrameSource(str(OPENCV_SAMPLES / "left[0-9]*.jpg")):
         collector.add(frame.index, frame.image)
-    views, indices = collector.chosen()
-    calibration = calibrate_camera(views, collector.image_size, indices, options)
+    calibration = collector.calibrate()
     rows.append(
         {
             "case": "board: OpenCV sample, 9x6 chessboard",
@@ -83,8 +82,7 @@ def _board_rows() -> list[dict[str, Any]]:
         collector = ViewCollector(board)
         for index, (image, _) in enumerate(rendered):
             collector.add(index, image)
-        views, indices = collector.chosen()
-        calibration = calibrate_camera(views, collector.image_size, indices)
+        calibration = collector.calibrate()
         found = calibration.camera
         rows.append(
             {
