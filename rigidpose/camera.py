@@ -184,6 +184,14 @@ class Camera:
         homogeneous = np.column_stack([undistorted, np.ones(len(undistorted))])
         return np.linalg.solve(self.K, homogeneous.T).T
 
+    def ray_image(self) -> np.ndarray:
+        """(H, W, 3) float64: ``rays`` of every pixel centre, lens distortion removed; a depth
+        image times it gives each pixel's point, camera frame."""
+        us, vs = np.meshgrid(
+            np.arange(self.width, dtype=np.float64), np.arange(self.height, dtype=np.float64)
+        )
+        return self.rays(np.column_stack([us.ravel(), vs.ravel()])).reshape(self.height, self.width, 3)
+
     def scaled(self, width: int, height: int) -> Camera:
         """This camera for a stream resized (not cropped) to ``width`` x ``height`` pixels.
 

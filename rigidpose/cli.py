@@ -313,7 +313,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         noise=args.noise,
         distortion=args.distortion,
         occlusion=args.occlusion,
-        depth=args.depth,
+        depth=args.depth or args.depth_noise,
+        depth_noise=args.depth_noise,
         masks=args.masks,
     )
     out = render_sequence(target, args.out, options, markers, progress=not args.quiet)
@@ -707,7 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("--distortion", "lens distortion"),
         ("--occlusion", "a hand-like occluder"),
         ("--exit", "the object leaves the frame and comes back"),
-        ("--depth", "write BOP depth PNGs"),
+        ("--depth", "write BOP depth PNGs (the object on a table), exact"),
+        ("--depth-noise", "write depth as a Kinect-like sensor measures it (noise, holes)"),
         ("--masks", "write BOP mask PNGs"),
     ):
         synth.add_argument(flag, action="store_true", help=text)

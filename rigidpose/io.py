@@ -43,6 +43,7 @@ __all__ = [
     "FrameSource",
     "ObjectPose",
     "PoseWriter",
+    "RGBDSource",
     "VideoWriter",
     "as_bgr8",
     "read_image",
@@ -108,11 +109,14 @@ class Frame:
         timestamp_ms: milliseconds since the first frame (from the video's frame rate, the
             ``fps`` given for images, or the clock for a webcam).
         image: (H, W, 3) uint8 BGR.
+        depth_m: (H, W) float32 metres along the camera's z axis, aligned to ``image``; 0 where
+            the sensor has no reading. None without a depth source (``RGBDSource``).
     """
 
     index: int
     timestamp_ms: float
     image: np.ndarray
+    depth_m: np.ndarray | None = None
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -323,6 +327,104 @@ class FrameSource:
     def __repr__(self) -> str:
         count = "?" if self.frame_count is None else self.frame_count
         return f"FrameSource({self.kind}: {self.source}, {count} frames, fps={self.fps})"
+
+
+class RGBDSource:
+    """Colour frames with aligned depth images; every ``Frame`` it yields has ``depth_m``.
+
+    ``RGBDSource("seq/video.mp4", "seq/depth")`` (``rigidpose synth --depth``),
+    ``RGBDSource("scene/rgb", "scene/depth")`` (BOP), ``RGBDSource("rec/color", "rec/depth")``
+    (a RealSense or Azure Kinect recording saved as images).
+
+    Args:
+        source: the colour frames: a video or a folder of images (what ``FrameSource`` opens,
+            not a webcam).
+        depth: a folder of single-channel 16-bit PNGs, one per colour frame in the same
+            (natural) name order, registered to the colour camera and of its size.
+        depth_scale_mm: millimetres per depth unit. By default BOP's ``scene_camera.json``
+            beside the depth folder gives it per frame; without one, 1.0 (RealSense, Kinect).
+        fps: frame rate for image timestamps.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str],
+        depth: str | os.PathLike[str],
+        *,
+        depth_scale_mm: float | None = None,
+        fps: float = 30.0,
+    ) -> None:
+        self.colour = FrameSource(source, fps=fps)
+        if self.colour.kind == "webcam":
+            raise InvalidInputError("source: a webcam has no depth folder; record colour and depth first")
+        folder = Path(depth)
+        if not folder.is_dir():
+            raise SourceError(f"{folder}: no such depth folder")
+        self.depth_paths = sorted((p for p in folder.glob("*.png") if p.is_file()), key=_natural_key)
+        if not self.depth_paths:
+            raise SourceError(f"{folder}: no depth PNGs in this folder")
+        if self.colour.frame_count is not None and self.colour.frame_count != len(self.depth_paths):
+            raise SourceError(
+                f"{folder}: {len(self.depth_paths)} depth images for {self.colour.frame_count} colour frames "
+                f"in {source}: expected one per frame"
+            )
+        if depth_scale_mm is not None and not depth_scale_mm > 0:
+            raise InvalidInputError(f"depth_scale_mm: expected > 0, got {depth_scale_mm!r}")
+        self._scales: dict[str, float] = {}
+        bop_cameras = folder.parent / "scene_camera.json"
+        if depth_scale_mm is None and bop_cameras.is_file():
+            try:
+                cameras = json.loads(bop_cameras.read_text())
+                self._scales = {str(key): float(value["depth_scale"]) for key, value in cameras.items()}
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise FileFormatError(
+                    f"{bop_cameras}: not BOP's scene_camera.json (no depth_scale)"
+                ) from None
+        self.depth_scale_mm = 1.0 if depth_scale_mm is None else float(depth_scale_mm)
+        self.frame_count = len(self.depth_paths)
+
+    def __len__(self) -> int:
+        return self.frame_count
+
+    def read_depth(self, index: int) -> np.ndarray:
+        """Depth image ``index`` as (H, W) float32 metres (0 = no reading)."""
+        path = self.depth_paths[index]
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if raw is None or raw.ndim != 2 or raw.dtype != np.uint16:
+            what = "unreadable" if raw is None else f"{raw.dtype} with shape {raw.shape}"
+            raise SourceError(f"{path}: expected a single-channel 16-bit depth PNG, got {what}")
+        stem = path.stem.lstrip("0") or "0"
+        scale_mm = self._scales.get(stem, self.depth_scale_mm)
+        return raw.astype(np.float32) * np.float32(scale_mm / 1000.0)
+
+    def _colour_frames(self) -> Iterator[Frame]:
+        if self.colour.kind == "video":
+            yield from self.colour
+            return
+        fps = self.colour.fps or 30.0
+        for index, path in enumerate(self.colour._paths):  # no skipping: depth pairs by position
+            yield Frame(index, index * 1000.0 / fps, read_image(path))
+
+    def __iter__(self) -> Iterator[Frame]:
+        for frame in self._colour_frames():
+            if frame.index >= self.frame_count:
+                break
+            depth_m = self.read_depth(frame.index)
+            if depth_m.shape != frame.image.shape[:2]:
+                raise SourceError(
+                    f"{self.depth_paths[frame.index]}: depth is {depth_m.shape[1]}x{depth_m.shape[0]}, the colour "
+                    f"frame {frame.image.shape[1]}x{frame.image.shape[0]}: register depth to colour first"
+                )
+            yield Frame(frame.index, frame.timestamp_ms, frame.image, depth_m)
+
+    def close(self) -> None:
+        self.colour.close()
+
+    def __enter__(self) -> RGBDSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 # -- pose JSON Lines ------------------------------------------------------------------------------

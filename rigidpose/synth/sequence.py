@@ -9,7 +9,9 @@ A sequence folder holds::
     scene_gt.json         BOP: cam_R_m2c (row-major), cam_t_m2c (mm), obj_id per frame
     scene_camera.json     BOP: cam_K, depth_scale (depth PNG value * depth_scale = mm)
     scene_gt_info.json    BOP: visib_fract, px_count_all, px_count_visib, bbox_obj, bbox_visib
-    depth/NNNNNN.png      uint16 depth (with --depth), BOP's layout
+    depth/NNNNNN.png      uint16 depth (with --depth), BOP's layout: what an RGB-D camera would see,
+                          the object standing on a table (``synth.depth``), exact or, with
+                          --depth-noise, with a Kinect-like sensor's noise and holes
     mask/NNNNNN_000000.png, mask_visib/...  uint8 masks (with --masks)
     target/               the target folder that was rendered
     sequence.json         options, seed, object id and markers printed on the target
@@ -37,6 +39,7 @@ from ..errors import InvalidInputError, SourceError
 from ..geometry import Pose
 from ..io import FramePoses, ObjectPose, PoseWriter
 from ..target import Target
+from .depth import KinectNoise, scene_depth, table_depth
 from .effects import BACKGROUNDS, HandOccluder, background, lighting_gain, sensor_noise
 from .scene import TargetRenderer
 from .trajectory import TrajectoryOptions, random_trajectory
@@ -67,6 +70,8 @@ class SequenceOptions:
         occlusion: a hand-like shape sweeps over the object once.
         supersample: render at this factor and average down (anti-aliasing).
         depth, masks: write BOP depth and mask PNGs.
+        depth_noise: the depth as a Kinect-like sensor measures it (``synth.depth.KinectNoise``);
+            exact otherwise.
     """
 
     frames: int = 150
@@ -85,6 +90,7 @@ class SequenceOptions:
     supersample: int = 2
     depth: bool = False
     masks: bool = False
+    depth_noise: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.background, "background", BACKGROUNDS)
@@ -169,6 +175,9 @@ def render_sequence(
     backdrop = background(options.background, w, h, rng, exclude=(target.name,))  # not the printed photo
     light_phase = rng.uniform(0, 2 * np.pi, 3)
     occluder = HandOccluder(w, h, options.frames, rng) if options.occlusion else None
+    rays = camera.ray_image() if options.depth else None
+    table_height_m = float(np.asarray(target.mesh.bounds)[1, 2])  # the object stands on z = max z
+    depth_sensor = KinectNoise() if options.depth_noise else None
 
     with atomic_folder(out) as tmp:
         for sub in (["depth"] if options.depth else []) + (["mask", "mask_visib"] if options.masks else []):
@@ -199,8 +208,10 @@ def render_sequence(
                     image *= lighting_gain(w, h, timestamp_s, light_phase)
                 mask = sharp.alpha > 0.5
                 visible = mask.copy()
+                hand = None
                 if occluder is not None:
-                    visible &= occluder.draw(image, i) < 0.5
+                    hand = occluder.draw(image, i)
+                    visible &= hand < 0.5
                 if options.noise:
                     image = sensor_noise(image, rng)
                 writer.write((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
@@ -233,7 +244,14 @@ def render_sequence(
                     )
                 )
                 if options.depth:
-                    depth = np.round(sharp.depth_m * 1000.0 / DEPTH_SCALE_MM)
+                    # the hand is held a third of the object's size in front of its centre
+                    hand_z = max(0.1, float(T_cam_obj.translation[2]) - target.diameter_m / 3)
+                    depth_m = scene_depth(
+                        sharp.depth_m, table_depth(rays, T_cam_obj, table_height_m), hand, hand_z
+                    )
+                    if depth_sensor is not None:
+                        depth_m = depth_sensor(depth_m, rng)
+                    depth = np.round(depth_m * 1000.0 / DEPTH_SCALE_MM)
                     cv2.imwrite(
                         str(tmp / "depth" / f"{i:06d}.png"), np.clip(depth, 0, 65535).astype(np.uint16)
                     )
