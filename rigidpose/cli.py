@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -179,11 +180,25 @@ def _cmd_track(args: argparse.Namespace) -> int:
     if not (args.poses or args.out or args.show):
         raise rp.InvalidInputError("nothing to do: give --poses P.jsonl, --out OVERLAY.mp4 and/or --show")
     width, height = (None, None) if args.size is None else _two_ints(args.size, "--size", _SIZE)
+    if args.depth and (args.size or str(args.source).isdigit()):
+        raise rp.InvalidInputError(
+            "--depth pairs recorded frames with depth PNGs: --source must be a video or folder"
+        )
+    if args.ply and not args.depth:
+        raise rp.InvalidInputError("--ply writes the depth point clouds: give --depth DIR too")
     targets = [rp.Target.load(path) for path in args.target]
     camera = rp.Camera.load(args.camera)
-    tracker = rp.Tracker(targets, camera)
+    T_base_cam = None if args.T_base_cam is None else rp.load_transform(args.T_base_cam)
+    options = rp.Tracker(targets, camera).options  # the targets' feature kind
+    options = dataclasses.replace(
+        options,
+        depth_every=args.depth_every,
+        smooth_min_cutoff_hz=0.0 if args.stills else options.smooth_min_cutoff_hz,
+    )
+    tracker = rp.Tracker(targets, camera, options, T_base_cam=T_base_cam)
     overlay, window = _overlay_and_window(args, targets, camera)
     posed = dict.fromkeys((t.name for t in targets), 0)
+    refined = 0
     times_ms = []
     last_image = [None]
 
@@ -195,8 +210,12 @@ def _cmd_track(args: argparse.Namespace) -> int:
 
     to_stdout = args.poses == "-"
     interrupted = False
+    if args.depth:
+        frames_in = rp.RGBDSource(args.source, args.depth, depth_scale_mm=args.depth_scale_mm)
+    else:
+        frames_in = rp.FrameSource(args.source, width=width, height=height, on_status=show_status)
     with (
-        rp.FrameSource(args.source, width=width, height=height, on_status=show_status) as source,
+        frames_in as source,
         rp.PoseWriter(args.poses) if args.poses else contextlib.nullcontext() as writer,
         rp.io.VideoWriter(args.out, source.fps or 30.0) if args.out else contextlib.nullcontext() as video,
         overlay or contextlib.nullcontext(),
@@ -211,9 +230,14 @@ def _cmd_track(args: argparse.Namespace) -> int:
                         f"is for {camera.width}x{camera.height}: scaling the intrinsics",
                         file=sys.stderr,
                     )
+                if args.stills:
+                    tracker.reset()  # every image on its own: no motion model, no smoothing
                 start = time.perf_counter()
                 results = tracker.update(frame)
                 times_ms.append((time.perf_counter() - start) * 1000.0)
+                for name, alignment in tracker.alignments.items() if args.ply else ():
+                    alignment.write_ply(args.ply, f"{frame.index:06d}_{name}_")
+                refined += sum(r.depth_refined for r in results)
                 if writer is not None:
                     writer.write(rp.FramePoses(frame.index, frame.timestamp_ms, tuple(results)))
                 for result in results:
@@ -235,11 +259,65 @@ def _cmd_track(args: argparse.Namespace) -> int:
     median = float(np.median(times_ms)) if times_ms else float("nan")
     print(
         f"{frames} frames: pose of {summary}; median {median:.1f} ms per frame"
+        + (f"; refined with depth {refined} times" if args.depth else "")
         + (f"; overlay {args.out}" if args.out else "")
         + ("; stopped by Ctrl-C" if interrupted else ""),
         file=sys.stderr if to_stdout else sys.stdout,
     )
-    return 130 if interrupted and source.kind != "webcam" else 0
+    return 130 if interrupted and getattr(source, "kind", "") != "webcam" else 0
+
+
+def _cmd_handeye(args: argparse.Namespace) -> int:
+    """Hand-eye calibration: the camera in the robot's base frame (a fixed camera watching a
+    target the gripper holds) or on the gripper (--eye-in-hand), from the robot's gripper poses
+    and the target's poses tracked at the same stops (``rigidpose track --stills``)."""
+    robot = rp.read_robot_poses(args.robot)
+    lines = rp.read_poses(args.poses)
+    if len(lines) != len(robot):
+        raise rp.InvalidInputError(
+            f"{args.poses} has {len(lines)} frames, {args.robot} {len(robot)} robot poses: expected one per stop"
+        )
+    names = sorted({o.name for line in lines for o in line.objects})
+    name = args.name or (names[0] if len(names) == 1 else None)
+    if name not in names:
+        raise rp.InvalidInputError(
+            f"--name: expected one of {', '.join(names) or '(no objects)'}, got {args.name!r}"
+        )
+    stops = []
+    for line, T_base_gripper in zip(lines, robot):
+        found = [o.T_cam_obj for o in line.objects if o.name == name and o.T_cam_obj is not None]
+        if found:
+            stops.append((line.frame, T_base_gripper, found[0]))
+    if len(stops) < 3:
+        raise rp.InvalidInputError(
+            f"{name!r} has a pose at {len(stops)} stops: hand-eye calibration needs 3 or more"
+        )
+    result = rp.calibrate_hand_eye([s[1] for s in stops], [s[2] for s in stops], eye_in_hand=args.eye_in_hand)
+    median_mm, median_deg = float(np.median(result.residual_mm)), float(np.median(result.residual_deg))
+    for (frame, _, _), mm, deg in zip(stops, result.residual_mm, result.residual_deg):
+        flag = (
+            "  <- check this stop" if mm > 3 * max(median_mm, 0.1) or deg > 3 * max(median_deg, 0.01) else ""
+        )
+        print(f"stop {frame:4d}: {mm:6.2f} mm {deg:6.3f} deg{flag}")
+    key = "T_gripper_cam" if args.eye_in_hand else "T_base_cam"
+    T = result.T_gripper_cam if args.eye_in_hand else result.T_base_cam
+    other = "T_base_obj" if args.eye_in_hand else "T_gripper_obj"
+    rp.save_transform(
+        args.out,
+        T,  # type: ignore[arg-type]  (set for the setup solved)
+        key,
+        {
+            other: result.T_other.as_matrix().tolist(),
+            "stops": len(stops),
+            "median_residual_mm": round(median_mm, 3),
+            "median_residual_deg": round(median_deg, 4),
+        },
+    )
+    print(
+        f"wrote {args.out}: {key} from {len(stops)} of {len(lines)} stops; the target is off its predicted "
+        f"pose by {median_mm:.2f} mm and {median_deg:.3f} deg (median)"
+    )
+    return 0
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -661,9 +739,41 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--poses", help="pose JSONL to write ('-' for standard output)")
     track.add_argument("--size", metavar="WxH", help="resolution to ask a webcam for, e.g. 1280x720")
     track.add_argument("--out", help="overlay video to write (.mp4)")
+    track.add_argument(
+        "--depth",
+        metavar="DIR",
+        help="16-bit depth PNGs registered to --source, one per frame: refine with ICP",
+    )
+    track.add_argument(
+        "--depth-scale-mm",
+        type=float,
+        help="millimetres per depth unit (default: BOP's scene_camera.json beside DIR, else 1)",
+    )
+    track.add_argument("--depth-every", type=int, default=1, metavar="N", help="refine every N-th frame")
+    track.add_argument("--ply", metavar="DIR", help="write each refinement's depth and model clouds (PLY)")
+    track.add_argument(
+        "--T-base-cam", dest="T_base_cam", metavar="FILE", help="camera in the robot base (JSON or 4x4 text)"
+    )
+    track.add_argument(
+        "--stills",
+        action="store_true",
+        help="frames are separate photos: detect each on its own, no smoothing",
+    )
     _add_overlay_arguments(track)
     track.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     track.set_defaults(run=_cmd_track)
+
+    handeye = commands.add_parser(
+        "handeye", help="hand-eye calibration for a robot", description=_cmd_handeye.__doc__
+    )
+    handeye.add_argument(
+        "--robot", required=True, help='robot log: {"units": "mm", "T_base_gripper": [4x4 per stop]}'
+    )
+    handeye.add_argument("--poses", required=True, help="pose JSONL from rigidpose track, one line per stop")
+    handeye.add_argument("--name", help="the target's name (default: the only one)")
+    handeye.add_argument("--eye-in-hand", action="store_true", help="the camera rides on the gripper")
+    handeye.add_argument("--out", required=True, help="JSON to write (T_base_cam, or T_gripper_cam)")
+    handeye.set_defaults(run=_cmd_handeye)
 
     render = commands.add_parser(
         "render", help="draw an overlay at poses from a JSONL file", description=_cmd_render.__doc__

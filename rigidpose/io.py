@@ -10,7 +10,8 @@ Pose JSON Lines hold one line per frame::
      "T_cam_obj": [[...4 rows...]] or null, "inliers": 57, "reproj_error_px": 0.8, "confidence": 0.93}]}
 
 ``T_cam_obj`` is the 4x4 matrix in metres mapping object points into the camera frame (OpenCV
-axes); ``reproj_error_px`` is null when there is no pose.
+axes); ``reproj_error_px`` is null when there is no pose. With a robot base frame an object with a
+pose also has ``"T_base_obj"``; with depth refinement, ``"depth": {"refined": true, "fitness": 0.96}``.
 """
 
 from __future__ import annotations
@@ -439,6 +440,11 @@ class ObjectPose:
         inliers: number of 2D-3D matches that support the pose.
         reproj_error_px: RMS reprojection error of the inliers, pixels; None without a pose.
         confidence: in [0, 1].
+        T_base_obj: object frame -> robot base frame (metres), when the tracker knows the
+            camera's ``T_base_cam`` and has a pose; else None.
+        depth_refined: whether ``T_cam_obj`` was refined with a depth image in this frame.
+        depth_fitness: share of the object's depth pixels that agree with the reported pose
+            (``align.Alignment.fitness``); None when no depth was checked.
     """
 
     name: str
@@ -447,6 +453,9 @@ class ObjectPose:
     inliers: int = 0
     reproj_error_px: float | None = None
     confidence: float = 0.0
+    T_base_obj: Pose | None = None
+    depth_refined: bool = False
+    depth_fitness: float | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.state, "state", STATES)
@@ -458,7 +467,7 @@ class ObjectPose:
     def as_json(self) -> dict[str, Any]:
         """The JSON object of this result (plain lists and numbers)."""
         error = self.reproj_error_px
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "state": self.state,
             "T_cam_obj": None if self.T_cam_obj is None else self.T_cam_obj.as_matrix().tolist(),
@@ -466,10 +475,20 @@ class ObjectPose:
             "reproj_error_px": None if error is None or not math.isfinite(error) else float(error),
             "confidence": float(self.confidence),
         }
+        if self.T_base_obj is not None:
+            data["T_base_obj"] = self.T_base_obj.as_matrix().tolist()
+        if self.depth_fitness is not None:
+            data["depth"] = {
+                "refined": bool(self.depth_refined),
+                "fitness": round(float(self.depth_fitness), 4),
+            }
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ObjectPose:
         matrix = data.get("T_cam_obj")
+        base = data.get("T_base_obj")
+        depth = data.get("depth") or {}
         return cls(
             name=str(data["name"]),
             state=str(data["state"]),
@@ -479,6 +498,11 @@ class ObjectPose:
             inliers=int(data.get("inliers", 0)),
             reproj_error_px=None if data.get("reproj_error_px") is None else float(data["reproj_error_px"]),
             confidence=float(data.get("confidence", 0.0)),
+            T_base_obj=None
+            if base is None
+            else Pose.from_matrix(np.asarray(base, dtype=np.float64), orthonormalize=True),
+            depth_refined=bool(depth.get("refined", False)),
+            depth_fitness=None if depth.get("fitness") is None else float(depth["fitness"]),
         )
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .align import Alignment, AlignOptions, DepthAligner
 from .camera import Camera
 from .detect.features import FeatureDetector, FeatureOptions, extract_features
 from .detect.observations import Observations
@@ -78,6 +79,10 @@ class TrackerOptions:
             smoothing.
         smooth_beta: how fast the cutoff rises with the object's speed in the image (Hz per px/s);
             higher lags less.
+        depth: how frames with a depth image (``Frame.depth_m``) refine poses (``align``); None
+            ignores depth.
+        depth_every: refine with depth every this many frames; between them the last
+            refinement's correction (camera frame) is carried over the colour pose.
     """
 
     features: FeatureOptions = field(default_factory=FeatureOptions)
@@ -91,6 +96,8 @@ class TrackerOptions:
     max_residual_px: float = 3.0
     smooth_min_cutoff_hz: float = 1.0
     smooth_beta: float = 0.5
+    depth: AlignOptions | None = field(default_factory=AlignOptions)
+    depth_every: int = 1
 
     def __post_init__(self) -> None:
         if self.min_points < 6 or self.max_points < 2 * self.min_points:
@@ -102,9 +109,11 @@ class TrackerOptions:
             or self.redetect_every < 1
             or self.flow_window_px < 5
             or self.flow_levels < 0
+            or self.depth_every < 1
         ):
             raise InvalidInputError(
-                "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5 and flow_levels >= 0"
+                "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0 "
+                "and depth_every >= 1"
             )
         if self.max_residual_px <= 0 or self.smooth_min_cutoff_hz < 0 or self.smooth_beta < 0:
             raise InvalidInputError(
@@ -290,6 +299,9 @@ class _Track:
     anchored_points: int = 0  # how many were picked
     residual_px: float = 0.0
     confidence: float = 0.0
+    aligner: DepthAligner | None = None  # made on the first frame with depth
+    depth_correction: Pose | None = None  # camera frame: refined = correction @ raw
+    since_depth: int = 0  # frames since the last depth refinement
 
     def predict(self) -> Pose | None:
         if self.T_raw is None:
@@ -302,6 +314,7 @@ class _Track:
         self.state, self.T_raw, self.T_before = state, None, None
         self.points_obj, self.pixels = np.zeros((0, 3)), np.zeros((0, 2), np.float32)
         self.smoother.reset()
+        self.depth_correction, self.since_depth = None, 0
 
 
 class Tracker:
@@ -313,10 +326,17 @@ class Tracker:
         camera: intrinsics and distortion. Frames of another size with the same aspect ratio
             are handled by scaling the camera (the stream was resized).
         options: see ``TrackerOptions``; by default, the feature kind of the targets' appearance.
+        T_base_cam: the camera in a robot's base frame (``robot.load_transform``); results then
+            carry ``T_base_obj`` too.
     """
 
     def __init__(
-        self, targets: Sequence[Target], camera: Camera, options: TrackerOptions | None = None
+        self,
+        targets: Sequence[Target],
+        camera: Camera,
+        options: TrackerOptions | None = None,
+        *,
+        T_base_cam: Pose | None = None,
     ) -> None:
         if isinstance(targets, Target):
             targets = [targets]
@@ -331,6 +351,11 @@ class Tracker:
         if len(set(names)) != len(names):
             raise InvalidInputError(f"targets: expected unique names, got {names}")
         self.camera = camera
+        if T_base_cam is not None and not isinstance(T_base_cam, Pose):
+            raise InvalidInputError(f"T_base_cam: expected a Pose, got {type(T_base_cam).__name__}")
+        self.T_base_cam = T_base_cam
+        self.alignments: dict[str, Alignment] = {}
+        """The latest depth refinement of each target in the last frame (point clouds included)."""
         self._tracks = []
         for target in targets:
             sheet = sheet_image(target)
@@ -358,13 +383,17 @@ class Tracker:
         self._previous_gray = self._previous_ms = None
 
     # -- the public step ----------------------------------------------------------------------
-    def update(self, frame: Frame | np.ndarray) -> list[ObjectPose]:
+    def update(self, frame: Frame | np.ndarray, depth_m: np.ndarray | None = None) -> list[ObjectPose]:
         """Process the next frame; one ``ObjectPose`` per target, in the targets' order.
 
-        ``frame``: a ``Frame`` or an image (BGR, gray, BGRA or 16-bit; converted).
+        Args:
+            frame: a ``Frame`` or an image (BGR, gray, BGRA or 16-bit; converted).
+            depth_m: (H, W) metres registered to the frame, 0 = no reading; a ``Frame`` from
+                ``RGBDSource`` carries its own. With it, poses are refined (``options.depth``).
         """
         if isinstance(frame, Frame):
             image, timestamp_ms = frame.image, frame.timestamp_ms
+            depth_m = frame.depth_m if depth_m is None else depth_m
         else:
             image, timestamp_ms = frame, None
         if not isinstance(image, np.ndarray) or image.size == 0:
@@ -381,12 +410,16 @@ class Tracker:
         self._previous_ms = timestamp_ms
 
         self._frame_features = None
+        self.alignments = {}
         results = []
         for track in self._tracks:
             T_raw = self._step(track, gray)
             if T_raw is None:
                 results.append(ObjectPose(track.target.name, track.state))
                 continue
+            refined, fitness = False, None
+            if depth_m is not None and self.options.depth is not None:
+                T_raw, refined, fitness = self._with_depth(track, T_raw, depth_m, self.options.depth)
             T_out = track.smoother(T_raw, dt_s)
             results.append(
                 ObjectPose(
@@ -396,10 +429,34 @@ class Tracker:
                     len(track.points_obj),
                     track.residual_px,
                     track.confidence,
+                    None if self.T_base_cam is None else self.T_base_cam @ T_out,
+                    refined,
+                    fitness,
                 )
             )
         self._previous_gray = gray
         return results
+
+    def _with_depth(
+        self, track: _Track, T_raw: Pose, depth_m: np.ndarray, options: AlignOptions
+    ) -> tuple[Pose, bool, float | None]:
+        """The colour pose refined with depth (every ``depth_every`` frames; the last correction in
+        between); whether it was refined now, and the depth's fitness when checked."""
+        if track.since_depth > 0 and track.since_depth < self.options.depth_every:
+            track.since_depth += 1
+            corrected = T_raw if track.depth_correction is None else track.depth_correction @ T_raw
+            return corrected, False, None
+        if track.aligner is None or track.aligner.camera is not self.camera:
+            track.aligner = DepthAligner(track.target, self.camera, options)
+        alignment = track.aligner.refine(T_raw, depth_m)
+        self.alignments[track.target.name] = alignment
+        track.since_depth = 1
+        if not alignment.accepted:
+            log.debug("%s: depth refinement rejected: %s", track.target.name, alignment.reason)
+            track.depth_correction = None
+            return T_raw, False, alignment.fitness
+        track.depth_correction = alignment.T_cam_obj @ T_raw.inv()
+        return alignment.T_cam_obj, True, alignment.fitness
 
     def _use_camera_for(self, width: int, height: int) -> None:
         if (width, height) == self.camera.size:
