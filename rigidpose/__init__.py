@@ -18,7 +18,7 @@ in a robot's base frame (``rp.calibrate_hand_eye`` finds it).
 Heavy backends (trimesh, pyrender, open3d, onnxruntime) load only when first used.
 """
 
-from .align import Alignment, AlignOptions, DepthAligner
+from .align import Alignment, AlignOptions, DepthAligner, MeshCaster
 from .camera import Camera
 from .errors import (
     BackendMissingError,
@@ -49,6 +49,7 @@ __all__ = [
     "FramePoses",
     "FrameSource",
     "HandEyeResult",
+    "MeshCaster",
     "InvalidInputError",
     "ObjectPose",
     "Pose",

@@ -28,6 +28,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +39,10 @@ from .errors import BackendMissingError, InvalidInputError
 from .geometry import Pose, pose_distance
 from .target import Target
 
-__all__ = ["AlignOptions", "Alignment", "DepthAligner"]
+if TYPE_CHECKING:
+    import trimesh
+
+__all__ = ["AlignOptions", "Alignment", "DepthAligner", "MeshCaster"]
 
 ICP_BACKENDS = ("legacy", "tensor")
 
@@ -157,6 +161,38 @@ class Alignment:
         return paths
 
 
+class MeshCaster:
+    """Rays cast onto a mesh (open3d's ``RaycastingScene``): exact depth and face normals.
+
+    Args:
+        mesh: a ``trimesh.Trimesh`` in metres, object frame.
+    """
+
+    def __init__(self, mesh: trimesh.Trimesh) -> None:
+        o3d = _import_open3d()
+        self._o3d = o3d
+        tensor_mesh = o3d.t.geometry.TriangleMesh()
+        tensor_mesh.vertex.positions = o3d.core.Tensor(np.asarray(mesh.vertices, np.float32))
+        tensor_mesh.triangle.indices = o3d.core.Tensor(np.asarray(mesh.faces, np.int32))
+        self._scene = o3d.t.geometry.RaycastingScene()
+        self._scene.add_triangles(tensor_mesh)
+
+    def cast(self, T_cam_obj: Pose, rays_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Depth along the camera's z axis (metres, inf where a ray misses) for rays ``(..., 3)``
+        of the form ``(x/z, y/z, 1)`` (``Camera.rays``), and the faces' normals ``(..., 3)``,
+        object frame, turned toward the camera."""
+        T_obj_cam = T_cam_obj.inv()
+        directions = rays_cam @ T_obj_cam.rotation.T
+        origins = np.broadcast_to(T_obj_cam.translation, directions.shape)
+        hits = self._scene.cast_rays(
+            self._o3d.core.Tensor(np.concatenate([origins, directions], axis=-1).astype(np.float32))
+        )
+        z = hits["t_hit"].numpy().astype(np.float64)  # the rays have z = 1 in the camera: t is depth
+        normals = hits["primitive_normals"].numpy().astype(np.float64)
+        normals[np.einsum("...j,...j->...", normals, directions) > 0] *= -1.0
+        return z, normals
+
+
 class DepthAligner:
     """Refines ``T_cam_obj`` poses of ``target`` with depth images of ``camera``'s size.
 
@@ -167,14 +203,9 @@ class DepthAligner:
     """
 
     def __init__(self, target: Target, camera: Camera, options: AlignOptions | None = None) -> None:
-        o3d = _import_open3d()
         self.target, self.camera = target, camera
         self.options = options or AlignOptions()
-        mesh = o3d.t.geometry.TriangleMesh()
-        mesh.vertex.positions = o3d.core.Tensor(np.asarray(target.mesh.vertices, np.float32))
-        mesh.triangle.indices = o3d.core.Tensor(np.asarray(target.mesh.faces, np.int32))
-        self._scene = o3d.t.geometry.RaycastingScene()
-        self._scene.add_triangles(mesh)
+        self._caster = MeshCaster(target.mesh)
         self._rays = camera.ray_image()  # (H, W, 3) (x/z, y/z, 1), camera frame
         self._corners_obj = np.asarray(target.mesh.bounding_box.vertices, np.float64)
         self._length_m = max(target.diameter_m / 2.0, 1e-3)  # to weigh rotations against translations
@@ -197,21 +228,8 @@ class DepthAligner:
         return np.arange(v0, v1 + 1, step), np.arange(u0, u1 + 1, step), step
 
     def _cast(self, T_cam_obj: Pose, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Depth (R, C) of the model along the grid's rays (inf where missed) and (R, C, 3) face
-        normals, object frame, turned toward the camera."""
-        o3d = _import_open3d()
-        rays_cam = self._rays[np.ix_(rows, cols)]
-        T_obj_cam = T_cam_obj.inv()
-        directions = rays_cam @ T_obj_cam.rotation.T
-        origins = np.broadcast_to(T_obj_cam.translation, directions.shape)
-        hits = self._scene.cast_rays(
-            o3d.core.Tensor(np.concatenate([origins, directions], axis=-1).astype(np.float32))
-        )
-        z = hits["t_hit"].numpy().astype(np.float64)  # rays have z = 1 in the camera: t is depth
-        normals = hits["primitive_normals"].numpy().astype(np.float64)
-        facing = np.einsum("rcj,rcj->rc", normals, directions)
-        normals[facing > 0] *= -1.0
-        return z, normals
+        """The model's depth (R, C) on the grid's rays (inf where missed) and normals (R, C, 3)."""
+        return self._caster.cast(T_cam_obj, self._rays[np.ix_(rows, cols)])
 
     def _fitness(
         self, T_cam_obj: Pose, depth_m: np.ndarray, rows: np.ndarray, cols: np.ndarray, tolerance_m: float

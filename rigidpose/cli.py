@@ -413,6 +413,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(document["table"])
         print(f"wrote {Path(args.out) / 'calibration.json'}")
         return 0
+    if args.depth:
+        from rigidpose.eval.depth_bench import run_depth_bench
+
+        document = run_depth_bench(args.out, progress=not args.quiet)
+        print(document["table"])
+        print(f"wrote {Path(args.out) / 'depth.json'}")
+        return 0
     if args.overlay:
         from rigidpose.eval.overlay_bench import run_overlay_bench
 
@@ -849,6 +856,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--calibration",
         action="store_true",
         help="measure calibration and focal-length estimation against ground truth instead",
+    )
+    bench.add_argument(
+        "--depth",
+        action="store_true",
+        help="measure depth refinement (RGB-D sequences, ICP cost) and hand-eye calibration instead",
     )
     bench.add_argument("--out", default="out/bench", help="folder for bench.json and the plots")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
