@@ -46,12 +46,12 @@ def _pose_from(value: Any, path: Path, what: str, scale_m: float = 1.0) -> Pose:
     matrix = np.asarray(value, dtype=np.float64) if isinstance(value, list) else None
     if matrix is None or matrix.shape != (4, 4) or not np.allclose(matrix[3], [0, 0, 0, 1], atol=1e-6):
         raise FileFormatError(f"{path}: {what}: expected a 4x4 matrix with last row 0 0 0 1")
+    rotation = matrix[:3, :3]
+    if np.abs(rotation.T @ rotation - np.eye(3)).max() > 1e-3 or np.linalg.det(rotation) < 0:
+        raise FileFormatError(f"{path}: {what}: the upper-left 3x3 is not a rotation")
     matrix = matrix.copy()
     matrix[:3, 3] *= scale_m
-    try:
-        return Pose.from_matrix(matrix, orthonormalize=True)
-    except InvalidInputError as exc:
-        raise FileFormatError(f"{path}: {what}: {exc}") from None
+    return Pose.from_matrix(matrix, orthonormalize=True)  # printed decimals drift a little
 
 
 def load_transform(path: str | os.PathLike[str], name: str = "T_base_cam") -> Pose:

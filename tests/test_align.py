@@ -212,3 +212,91 @@ def test_aligner_bad_inputs_and_point_clouds(box, camera, renderer, tmp_path):
     gaps = np.asarray(scene.compute_point_cloud_distance(model))
     assert np.median(gaps) < 0.006
     assert sorted(p.name for p in (tmp_path / "clouds").iterdir()) == ["f0_model.ply", "f0_scene.ply"]
+
+
+# -- the tracker and the command line -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def rgbd_sequence(tmp_path_factory):
+    from rigidpose.synth import SequenceOptions, TrajectoryOptions, render_sequence
+    from rigidpose.synth.sheets import marker_sheet
+
+    target, markers = marker_sheet("astronaut")
+    options = SequenceOptions(
+        frames=16,
+        seed=4,
+        background="photo",
+        noise=True,
+        depth=True,
+        depth_noise=True,
+        trajectory=TrajectoryOptions(distance=(2.0, 3.0), max_tilt_rad=math.radians(50)),
+    )
+    return render_sequence(target, tmp_path_factory.mktemp("rgbd") / "seq", options, markers, progress=False)
+
+
+def _track_errors_mm(gt, sequence, target, camera: rp.Camera, depth: bool) -> np.ndarray:
+    tracker = rp.Tracker([target], camera, rp.TrackerOptions(depth=rp.AlignOptions() if depth else None))
+    mm = []
+    for frame, T_gt in zip(rp.RGBDSource(gt.video, sequence / "depth"), gt.T_cam_obj):
+        (result,) = tracker.update(frame)
+        assert (result.depth_fitness is not None) == depth
+        mm.append(1000 * rp.pose_distance(result.T_cam_obj, T_gt).translation_m)
+    return np.array(mm)
+
+
+def test_depth_never_spoils_a_good_colour_pose_and_fixes_a_miscalibrated_one(rgbd_sequence):
+    from rigidpose.eval.bench import load_ground_truth
+    from rigidpose.targets.planar import planar_target, sheet_image
+
+    gt = load_ground_truth(rgbd_sequence)
+    target = planar_target(*sheet_image(gt.target), gt.target.name, features="sift")
+    # exact intrinsics: the colour poses of this clean sheet are already sub-millimetre, and the
+    # refinement must not make any frame worse by more than 1 mm
+    rgb = _track_errors_mm(gt, rgbd_sequence, target, gt.camera, depth=False)
+    rgbd = _track_errors_mm(gt, rgbd_sequence, target, gt.camera, depth=True)
+    assert np.median(rgb) < 1.0 and np.all(rgbd < rgb + 1.0)
+    # a focal length 1 % too long puts colour poses 1 % too far; depth measures the distance
+    K = gt.camera.K.copy()
+    K[:2, :2] *= 1.01
+    off = rp.Camera(K, gt.camera.width, gt.camera.height, gt.camera.dist_coeffs)
+    rgb = _track_errors_mm(gt, rgbd_sequence, target, off, depth=False)
+    rgbd = _track_errors_mm(gt, rgbd_sequence, target, off, depth=True)
+    assert np.median(rgb) > 5.0 and np.median(rgbd) < np.median(rgb) / 2
+
+
+def test_track_command_with_depth_base_frame_and_clouds(rgbd_sequence, tmp_path, capsys):
+    from rigidpose.cli import main
+    from rigidpose.targets.planar import planar_target, sheet_image
+
+    sheet = rp.Target.load(rgbd_sequence / "target")
+    planar_target(*sheet_image(sheet), sheet.name, features="sift").save(tmp_path / "target")
+    T_base_cam = rp.Pose.from_rvec_tvec(np.array([2.2, 0.0, 0.1]), np.array([0.5, -0.1, 1.1]))
+    rp.save_transform(tmp_path / "T_base_cam.json", T_base_cam)
+    common = ["track", "--target", str(tmp_path / "target"), "--camera", str(rgbd_sequence / "camera.yaml")]
+    source = ["--source", str(rgbd_sequence / "video.mp4")]
+    args = [*common, *source, "--depth", str(rgbd_sequence / "depth"), "--depth-every", "2"]
+    args += ["--T-base-cam", str(tmp_path / "T_base_cam.json"), "--ply", str(tmp_path / "ply"), "-q"]
+    assert main([*args, "--poses", str(tmp_path / "poses.jsonl")]) == 0
+    assert "refined with depth" in capsys.readouterr().out
+    lines = rp.read_poses(tmp_path / "poses.jsonl")
+    assert len(lines) == 16
+    checked = [line.objects[0] for line in lines if line.objects[0].depth_fitness is not None]
+    assert len(checked) == 8  # every second frame
+    for line in lines:
+        obj = line.objects[0]
+        assert obj.T_base_obj.allclose(T_base_cam @ obj.T_cam_obj, atol_rad=1e-6, atol_m=1e-6)
+    clouds = sorted(p.name for p in (tmp_path / "ply").iterdir())
+    assert len(clouds) == 16 and clouds[0] == "000000_astronaut_model.ply"
+
+    assert main([*common, *source, "--ply", str(tmp_path / "p2"), "--poses", str(tmp_path / "x.jsonl")]) == 1
+    assert "--ply writes the depth point clouds: give --depth DIR too" in capsys.readouterr().err
+    bad = [
+        *common,
+        "--source",
+        "0",
+        "--depth",
+        str(rgbd_sequence / "depth"),
+        "--poses",
+        str(tmp_path / "y.jsonl"),
+    ]
+    assert main(bad) == 1
+    assert "--source must be a video or folder" in capsys.readouterr().err
