@@ -106,3 +106,12 @@ def test_stream_demo_prints_a_pose_line_per_frame(sheet_recording):
         np.testing.assert_allclose(T.as_matrix(), sheet["T_cam_obj"], atol=1e-5)
         errors.append(np.linalg.norm(T.translation - expected.objects[0].T_cam_obj.translation))
     assert np.median(errors) < 0.005  # metres
+
+
+def test_rgbd_robot_demo_end_to_end(tmp_path):
+    result = run_demo("rgbd_robot.py", tmp_path)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("frame ")]
+    assert len(lines) >= 55 and sum("refined with depth" in line for line in lines) >= 40
+    assert (tmp_path / "scene.ply").stat().st_size > 1000 and (tmp_path / "model.ply").stat().st_size > 1000
+    T_base_cam = rp.load_transform(tmp_path / "T_base_cam.json")
+    assert T_base_cam.translation[2] == 1.2
