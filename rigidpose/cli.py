@@ -180,7 +180,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     if not (args.poses or args.out or args.show):
         raise rp.InvalidInputError("nothing to do: give --poses P.jsonl, --out OVERLAY.mp4 and/or --show")
     width, height = (None, None) if args.size is None else _two_ints(args.size, "--size", _SIZE)
-    if args.depth and (args.size or str(args.source).isdigit()):
+    if args.depth and str(args.source).isdigit():
         raise rp.InvalidInputError(
             "--depth pairs recorded frames with depth PNGs: --source must be a video or folder"
         )

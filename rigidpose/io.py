@@ -364,7 +364,12 @@ class RGBDSource:
         self.depth_paths = sorted((p for p in folder.glob("*.png") if p.is_file()), key=_natural_key)
         if not self.depth_paths:
             raise SourceError(f"{folder}: no depth PNGs in this folder")
-        if self.colour.frame_count is not None and self.colour.frame_count != len(self.depth_paths):
+        # a video's container count is often one high (FrameSource); images must match exactly
+        slack = 1 if self.colour.kind == "video" else 0
+        if (
+            self.colour.frame_count is not None
+            and abs(self.colour.frame_count - len(self.depth_paths)) > slack
+        ):
             raise SourceError(
                 f"{folder}: {len(self.depth_paths)} depth images for {self.colour.frame_count} colour frames "
                 f"in {source}: expected one per frame"
