@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -231,15 +231,6 @@ class DepthAligner:
         """The model's depth (R, C) on the grid's rays (inf where missed) and normals (R, C, 3)."""
         return self._caster.cast(T_cam_obj, self._rays[np.ix_(rows, cols)])
 
-    def _fitness(
-        self, T_cam_obj: Pose, depth_m: np.ndarray, rows: np.ndarray, cols: np.ndarray, tolerance_m: float
-    ) -> float:
-        z_model, _ = self._cast(T_cam_obj, rows, cols)
-        z_seen = depth_m[np.ix_(rows, cols)]
-        checked = np.isfinite(z_model) & (z_seen > 0)
-        confirmed = checked & (np.abs(z_seen - z_model) <= tolerance_m)
-        return float(confirmed.sum() / checked.sum()) if checked.any() else 0.0
-
     # -- refinement ---------------------------------------------------------------------------
     def refine(self, T_cam_obj: Pose, depth_m: np.ndarray) -> Alignment:
         """Refine ``T_cam_obj`` (object -> camera, metres) with ``depth_m`` ((H, W) metres along z,
@@ -309,8 +300,8 @@ class DepthAligner:
         T_new = T_obj_cam_new.inv()
         moved = pose_distance(T_new, T_cam_obj)
         tolerance = max(3.0 * spread, self.options.min_distance_m)
-        before = self._fitness(T_cam_obj, depth_m, rows, cols, tolerance)
-        after = self._fitness(T_new, depth_m, rows, cols, tolerance)
+        before = _fitness(z_model, z_seen, tolerance)  # the input pose's depth was cast above
+        after = _fitness(self._cast(T_new, rows, cols)[0], z_seen, tolerance)
         result = Alignment(
             T_new, T_cam_obj, True, "", after, before, rmse, tolerance, degenerate, scene_cam, model_obj
         )
@@ -325,19 +316,7 @@ class DepthAligner:
         elif after < before:
             reason = f"the depth agrees less after ({after:.2f}) than before ({before:.2f})"
         if reason:
-            return Alignment(
-                T_cam_obj,
-                T_cam_obj,
-                False,
-                reason,
-                before,
-                before,
-                rmse,
-                tolerance,
-                degenerate,
-                scene_cam,
-                model_obj,
-            )
+            return replace(result, T_cam_obj=T_cam_obj, accepted=False, reason=reason, fitness=before)
         return result
 
     def _icp(
@@ -417,6 +396,14 @@ class DepthAligner:
 
 class _Degenerate(Exception):
     """The tensor ICP met a singular system."""
+
+
+def _fitness(z_model: np.ndarray, z_seen: np.ndarray, tolerance_m: float) -> float:
+    """Share of the model's grid pixels with a depth reading (``z_seen`` > 0) where the model's
+    depth ``z_model`` (inf where it misses) agrees within ``tolerance_m``."""
+    checked = np.isfinite(z_model) & (z_seen > 0)
+    confirmed = checked & (np.abs(z_seen - z_model) <= tolerance_m)
+    return float(confirmed.sum() / checked.sum()) if checked.any() else 0.0
 
 
 def _dilate(mask: np.ndarray, cells: int) -> np.ndarray:

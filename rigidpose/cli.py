@@ -189,7 +189,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     targets = [rp.Target.load(path) for path in args.target]
     camera = rp.Camera.load(args.camera)
     T_base_cam = None if args.T_base_cam is None else rp.load_transform(args.T_base_cam)
-    options = rp.Tracker(targets, camera).options  # the targets' feature kind
+    options = rp.TrackerOptions.for_targets(targets)
     options = dataclasses.replace(
         options,
         depth_every=args.depth_every,
@@ -300,11 +300,10 @@ def _cmd_handeye(args: argparse.Namespace) -> int:
         )
         print(f"stop {frame:4d}: {mm:6.2f} mm {deg:6.3f} deg{flag}")
     key = "T_gripper_cam" if args.eye_in_hand else "T_base_cam"
-    T = result.T_gripper_cam if args.eye_in_hand else result.T_base_cam
     other = "T_base_obj" if args.eye_in_hand else "T_gripper_obj"
     rp.save_transform(
         args.out,
-        T,  # type: ignore[arg-type]  (set for the setup solved)
+        result.T_robot_cam,
         key,
         {
             other: result.T_other.as_matrix().tolist(),

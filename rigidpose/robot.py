@@ -54,26 +54,36 @@ def _pose_from(value: Any, path: Path, what: str, scale_m: float = 1.0) -> Pose:
     return Pose.from_matrix(matrix, orthonormalize=True)  # printed decimals drift a little
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _json_with_units(path: Path, text: str) -> tuple[Any, float]:
+    """The file's JSON and its ``units`` (default m) as metres per unit."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise FileFormatError(f"{path}: not valid JSON") from None
+    units = data.get("units", "m") if isinstance(data, dict) else "m"
+    if units not in _UNITS_M:
+        raise FileFormatError(f"{path}: units: expected one of {', '.join(_UNITS_M)}, got {units!r}")
+    return data, _UNITS_M[units]
+
+
 def load_transform(path: str | os.PathLike[str], name: str = "T_base_cam") -> Pose:
     """A rigid transform from a file: JSON ``{"T_base_cam": 4x4, "units": "m"}`` (what
     ``save_transform`` and ``rigidpose handeye`` write; ``units`` m, cm or mm, default m) or a
     text file of 4 rows of 4 numbers in metres. ``name`` is the JSON key."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot read ({exc.strerror})") from None
+    text = _read_text(path)
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise FileFormatError(f"{path}: not valid JSON") from None
+        data, scale_m = _json_with_units(path, text)
         if not isinstance(data, dict) or name not in data:
             raise FileFormatError(f"{path}: expected a JSON object with {name!r} (a 4x4 matrix)")
-        units = data.get("units", "m")
-        if units not in _UNITS_M:
-            raise FileFormatError(f"{path}: units: expected one of {', '.join(_UNITS_M)}, got {units!r}")
-        return _pose_from(data[name], path, name, _UNITS_M[units])
+        return _pose_from(data[name], path, name, scale_m)
     try:
         rows = [
             [float(x) for x in line.replace(",", " ").split()] for line in text.splitlines() if line.strip()
@@ -95,20 +105,11 @@ def read_robot_poses(path: str | os.PathLike[str]) -> list[Pose]:
     """The gripper's poses from a robot log: JSON ``{"units": "mm", "T_base_gripper": [4x4, ...]}``,
     one matrix per stop, in the order of the stops."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise FileFormatError(f"{path}: cannot read ({exc.strerror})") from None
-    except ValueError:
-        raise FileFormatError(f"{path}: not valid JSON") from None
+    data, scale_m = _json_with_units(path, _read_text(path))
     if not isinstance(data, dict) or not isinstance(data.get("T_base_gripper"), list):
         raise FileFormatError(f'{path}: expected {{"units": "m", "T_base_gripper": [4x4, ...]}}')
-    units = data.get("units", "m")
-    if units not in _UNITS_M:
-        raise FileFormatError(f"{path}: units: expected one of {', '.join(_UNITS_M)}, got {units!r}")
     return [
-        _pose_from(m, path, f"T_base_gripper[{i}]", _UNITS_M[units])
-        for i, m in enumerate(data["T_base_gripper"])
+        _pose_from(m, path, f"T_base_gripper[{i}]", scale_m) for i, m in enumerate(data["T_base_gripper"])
     ]
 
 
@@ -119,8 +120,8 @@ class HandEyeResult:
 
     Attributes:
         eye_in_hand: which setup was solved.
-        T_base_cam: eye-to-hand: the fixed camera in the robot's base frame; None eye-in-hand.
-        T_gripper_cam: eye-in-hand: the camera on the gripper; None eye-to-hand.
+        T_robot_cam: the camera in the robot frame it is fixed to: the base eye-to-hand
+            (``T_base_cam``), the gripper eye-in-hand (``T_gripper_cam``).
         T_other: the second unknown: eye-to-hand ``T_gripper_obj`` (the target on the gripper),
             eye-in-hand ``T_base_obj`` (the fixed target).
         residual_mm: (N,) per stop, how far the measured target position is from the one the
@@ -129,11 +130,20 @@ class HandEyeResult:
     """
 
     eye_in_hand: bool
-    T_base_cam: Pose | None
-    T_gripper_cam: Pose | None
+    T_robot_cam: Pose
     T_other: Pose
     residual_mm: np.ndarray
     residual_deg: np.ndarray
+
+    @property
+    def T_base_cam(self) -> Pose | None:
+        """Eye-to-hand: the fixed camera in the robot's base frame; None eye-in-hand."""
+        return None if self.eye_in_hand else self.T_robot_cam
+
+    @property
+    def T_gripper_cam(self) -> Pose | None:
+        """Eye-in-hand: the camera on the gripper; None eye-to-hand."""
+        return self.T_robot_cam if self.eye_in_hand else None
 
 
 def _rotation_log(R: np.ndarray) -> np.ndarray:
@@ -234,9 +244,7 @@ def calibrate_hand_eye(
     errors = [pose_distance(X.inv() @ m @ W, b) for m, b in zip(M, B_abs)]
     residual_mm = 1000.0 * np.array([e.translation_m for e in errors])
     residual_deg = np.degrees([e.rotation_rad for e in errors])
-    if eye_in_hand:
-        return HandEyeResult(True, None, X, W, residual_mm, residual_deg)
-    return HandEyeResult(False, X, None, W, residual_mm, residual_deg)
+    return HandEyeResult(eye_in_hand, X, W, residual_mm, residual_deg)
 
 
 def _all_pairs(A: list[Pose], B: list[Pose]) -> list[tuple[tuple[Pose, Pose], tuple[Pose, Pose]]]:

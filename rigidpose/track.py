@@ -99,6 +99,13 @@ class TrackerOptions:
     depth: AlignOptions | None = field(default_factory=AlignOptions)
     depth_every: int = 1
 
+    @classmethod
+    def for_targets(cls, targets: Sequence[Target]) -> TrackerOptions:
+        """The defaults, with the features the targets were made with (SIFT when they disagree
+        or have none): what ``Tracker`` uses without ``options``."""
+        kinds = {t.appearance.detector for t in targets if t.appearance is not None}
+        return cls(features=FeatureOptions(kind=kinds.pop() if len(kinds) == 1 else "sift"))
+
     def __post_init__(self) -> None:
         if self.min_points < 6 or self.max_points < 2 * self.min_points:
             raise InvalidInputError(
@@ -342,11 +349,7 @@ class Tracker:
             targets = [targets]
         if not targets:
             raise InvalidInputError("targets: expected at least one target")
-        if options is None:
-            # the features the targets were made with (SIFT when they disagree or have none)
-            kinds = {t.appearance.detector for t in targets if t.appearance is not None}
-            options = TrackerOptions(features=FeatureOptions(kind=kinds.pop() if len(kinds) == 1 else "sift"))
-        self.options = options
+        self.options = TrackerOptions.for_targets(targets) if options is None else options
         names = [t.name for t in targets]
         if len(set(names)) != len(names):
             raise InvalidInputError(f"targets: expected unique names, got {names}")

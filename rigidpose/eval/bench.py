@@ -111,20 +111,26 @@ def load_ground_truth(path: str | os.PathLike[str]) -> GroundTruth:
 TrackerFactory = Callable[[GroundTruth], Any]
 
 
+def trackable(target: Target, kind: str) -> Target:
+    """``target`` with an appearance of feature ``kind``: a sequence's sheet is rebuilt from its
+    printed image when it has none or another kind (a sequence folder keeps the mesh only)."""
+    from ..targets.planar import planar_target, sheet_image
+
+    sheet = sheet_image(target)
+    if (target.appearance is None or target.appearance.detector != kind) and sheet:
+        return planar_target(sheet[0], sheet[1], target.name, features=kind)
+    return target
+
+
 def _rigidpose(kind: str | None = None) -> TrackerFactory:
     def factory(gt: GroundTruth) -> Any:
         from ..detect.features import FeatureOptions
-        from ..targets.planar import planar_target, sheet_image
         from ..track import Tracker, TrackerOptions
 
         options = TrackerOptions()
         if kind is not None:
             options = replace(options, features=FeatureOptions(kind=kind))
-        target = gt.target
-        sheet = sheet_image(target)
-        if (target.appearance is None or target.appearance.detector != options.features.kind) and sheet:
-            target = planar_target(sheet[0], sheet[1], target.name, features=options.features.kind)
-        tracker = Tracker([target], gt.camera, options)
+        tracker = Tracker([trackable(gt.target, options.features.kind)], gt.camera, options)
         tracker.name = "rigidpose" if kind is None else f"rigidpose-{kind}"
         return tracker
 

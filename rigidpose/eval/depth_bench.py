@@ -32,9 +32,11 @@ import numpy as np
 from .._files import atomic_write_text
 from ..align import AlignOptions, DepthAligner
 from ..camera import Camera
+from ..detect.features import FeatureOptions
 from ..geometry import Pose, pose_distance
 from ..io import RGBDSource
-from .bench import cache_dir, load_ground_truth
+from ..target import Target
+from .bench import cache_dir, load_ground_truth, trackable
 
 __all__ = ["run_depth_bench"]
 
@@ -92,14 +94,9 @@ FOCAL_ERROR = 0.01
 """The second pass's calibration error: fx and fy this much too large."""
 
 
-def _tracker(gt: Any, depth: bool, focal_error: float) -> Any:
-    from ..targets.planar import planar_target, sheet_image
+def _tracker(gt: Any, target: Target, depth: bool, focal_error: float) -> Any:
     from ..track import Tracker, TrackerOptions
 
-    target = gt.target
-    sheet = sheet_image(target)
-    if target.appearance is None and sheet is not None:
-        target = planar_target(sheet[0], sheet[1], target.name, features="sift")
     K = gt.camera.K.copy()
     K[0, 0] *= 1.0 + focal_error
     K[1, 1] *= 1.0 + focal_error
@@ -118,10 +115,10 @@ def _errors(estimates: list[Pose | None], truth: list[Pose]) -> tuple[np.ndarray
     return t, r
 
 
-def _run(gt: Any, depth: bool, focal_error: float, progress: bool) -> dict[str, Any]:
+def _run(gt: Any, target: Target, depth: bool, focal_error: float, progress: bool) -> dict[str, Any]:
     from tqdm import tqdm
 
-    tracker = _tracker(gt, depth, focal_error)
+    tracker = _tracker(gt, target, depth, focal_error)
     estimates: list[Pose | None] = []
     refined, times_ms = 0, []
     with RGBDSource(gt.video, gt.path / "depth") as source:
@@ -139,7 +136,9 @@ def _run(gt: Any, depth: bool, focal_error: float, progress: bool) -> dict[str, 
 
 def _sequence_row(path: Path, focal_error: float, progress: bool) -> dict[str, Any]:
     gt = load_ground_truth(path)
-    rgb, rgbd = _run(gt, False, focal_error, progress), _run(gt, True, focal_error, progress)
+    target = trackable(gt.target, FeatureOptions().kind)
+    rgb = _run(gt, target, False, focal_error, progress)
+    rgbd = _run(gt, target, True, focal_error, progress)
     both = np.isfinite(rgb["t_mm"]) & np.isfinite(rgbd["t_mm"])
 
     def stats(values: np.ndarray) -> tuple[float, float]:
@@ -210,9 +209,7 @@ def _hand_eye_rows(trials: int = 50, stops: int = 15) -> list[dict[str, Any]]:
         for seed in range(trials):
             cell = hand_eye_stops(stops, np.random.default_rng(seed), eye_in_hand=eye_in_hand)
             result = calibrate_hand_eye(cell.T_base_gripper, cell.T_cam_obj, eye_in_hand=eye_in_hand)
-            found = result.T_gripper_cam if eye_in_hand else result.T_base_cam
-            assert found is not None  # set for the setup solved
-            d = pose_distance(found, cell.T_truth)
+            d = pose_distance(result.T_robot_cam, cell.T_truth)
             mm.append(1000.0 * d.translation_m)
             deg.append(math.degrees(d.rotation_rad))
         mm_a, deg_a = np.array(mm), np.array(deg)
