@@ -3,6 +3,9 @@
 #   make test   installs everything, then runs the test suite
 PYTHON ?= python3
 VENV ?= .venv
+# torch for `rigidpose train` and its tests, pinned first so the train extra takes no other build;
+# on a machine without a local CPU wheel, e.g. TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rigidpose-installed
 
@@ -14,7 +17,8 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	PYTHON=$(PYTHON) bash scripts/install-system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
+	$(BIN)/python -m pip install --quiet $(TORCH)
+	$(BIN)/python -m pip install --quiet -e '.[all,dev,train]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -20,6 +20,7 @@ Heavy backends (trimesh, pyrender, open3d, onnxruntime) load only when first use
 
 from .align import Alignment, AlignOptions, DepthAligner, MeshCaster
 from .camera import Camera
+from .detect.learned import KeypointModel, LearnedDetector, LearnedOptions
 from .errors import (
     BackendMissingError,
     FileFormatError,
@@ -51,6 +52,9 @@ __all__ = [
     "HandEyeResult",
     "MeshCaster",
     "InvalidInputError",
+    "KeypointModel",
+    "LearnedDetector",
+    "LearnedOptions",
     "ObjectPose",
     "Pose",
     "PoseDistance",

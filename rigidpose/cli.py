@@ -132,19 +132,32 @@ def _overlay_and_window(args: argparse.Namespace, targets: list, camera: rp.Came
 
 
 def _cmd_target_from_mesh(args: argparse.Namespace) -> int:
-    """Make a textured 3D target from a textured mesh alone, by rendering it from all around."""
+    """Make a 3D target from a mesh alone: a textured mesh registers its features by rendering
+    itself from all around; with --model, the target also carries a learned keypoint model
+    (`rigidpose train`), which is all an untextured mesh needs."""
     from rigidpose.targets.from_mesh import target_from_mesh
 
     mesh = rp.load_mesh(args.mesh, units=args.units)
     name = args.name or Path(args.mesh).stem
-    target, report = target_from_mesh(
-        mesh, name, features=args.features, views=args.views, progress=not args.quiet
-    )
+    model = None
+    if args.model:
+        model_path = Path(args.model)
+        if not model_path.is_file():
+            raise rp.SourceError(f"{model_path}: no such keypoint model")
+        model = model_path.read_bytes()
+    textured = getattr(mesh.visual, "kind", None) == "texture"
+    if textured or model is None:
+        target, report = target_from_mesh(
+            mesh, name, features=args.features, views=args.views, progress=not args.quiet
+        )
+        found = f"{report.features_on_mesh} {args.features} features from {report.views} rendered views"
+    else:
+        target, found = rp.Target(name, mesh), "no texture: no features"
+    if model is not None:
+        target = target.with_keypoint_model(model)
+        found += f", keypoint model {args.model} ({len(target.keypoints_obj)} keypoints)"
     target.save(args.out)
-    print(
-        f"wrote {args.out}: target {name!r}, {report.features_on_mesh} {args.features} features "
-        f"from {report.views} rendered views"
-    )
+    print(f"wrote {args.out}: target {name!r}, {found}")
     return 0
 
 
@@ -419,6 +432,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(document["table"])
         print(f"wrote {Path(args.out) / 'depth.json'}")
         return 0
+    if args.learned:
+        from rigidpose.eval.learned_bench import DEFAULT_MODEL, run_learned_bench
+
+        document = run_learned_bench(
+            args.out, args.model or DEFAULT_MODEL, frames=args.frames, progress=not args.quiet
+        )
+        print(document["table"])
+        print(f"wrote {Path(args.out) / 'learned.json'}")
+        return 0
     if args.overlay:
         from rigidpose.eval.overlay_bench import run_overlay_bench
 
@@ -449,6 +471,54 @@ def _board_from_args(args: argparse.Namespace) -> object:
         return Board.chessboard(*_two_ints(args.chessboard, "--chessboard", _PATTERN), args.square_m)
     board = Board.load(args.board) if getattr(args, "board", None) else Board.charuco_for_paper(args.paper)
     return board.with_square_m(args.square_m) if args.square_m is not None else board
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train a keypoint network for a low-texture target from its mesh alone and export it to
+    ONNX with a model card. A target folder also gets the model attached (rewritten atomically);
+    for a mesh file, `rigidpose target from-mesh MESH --model OUT` makes a target that uses it."""
+    try:
+        from rigidpose.train import TRAIN_CONFIGS, export_onnx, train_keypoints, write_card
+    except ImportError as exc:  # BackendMissingError is an ImportError too
+        raise rp.BackendMissingError(str(exc)) from None
+
+    source = Path(args.target)
+    if source.is_dir():
+        target = rp.Target.load(source)
+    elif source.suffix.lower() in MESH_SUFFIXES:
+        target = rp.Target.from_mesh_file(source, args.units, name=args.name)
+    else:
+        raise rp.SourceError(
+            f"{source}: expected a target folder or a mesh file ({', '.join(MESH_SUFFIXES)})"
+        )
+    out = Path(args.out)
+    if out.suffix.lower() != ".onnx":
+        raise rp.InvalidInputError(f"--out: expected a .onnx file, got {out}")
+    if not out.parent.is_dir():
+        raise rp.SourceError(f"{out.parent}: no such folder for --out")
+    config = dataclasses.replace(
+        TRAIN_CONFIGS[args.config],
+        **{
+            k: v
+            for k, v in (("seed", args.seed), ("steps", args.steps), ("images", args.images))
+            if v is not None
+        },
+    )
+    result = train_keypoints(target, config, progress=not args.quiet)
+    export_onnx(result, target, out)
+    command = (
+        "rigidpose train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else "rigidpose train ..."
+    )
+    card = write_card(result, target, out, command)
+    scores = result.scores
+    print(
+        f"wrote {out} and {card}: {len(result.keypoints_obj)} keypoints, validation median error "
+        f"{scores['keypoint_error_px_median']:.2f} px, {scores['keypoints_within_4px']:.1%} within 4 px"
+    )
+    if source.is_dir():
+        target.with_keypoint_model(out.read_bytes()).save(source)
+        print(f"attached the model to the target folder {source}")
+    return 0
 
 
 def _cmd_board(args: argparse.Namespace) -> int:
@@ -685,7 +755,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from_mesh = target_commands.add_parser(
         "from-mesh",
-        help="a textured 3D target from a textured mesh alone",
+        help="a 3D target from a mesh alone (textured, or with a keypoint model)",
         description=_cmd_target_from_mesh.__doc__,
     )
     from_mesh.add_argument("mesh", help="textured mesh: glTF/GLB, or OBJ with its material and texture")
@@ -694,8 +764,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_output_arguments(from_mesh, "mesh")
     from_mesh.add_argument("--views", type=int, default=20, help="renders around the object")
+    from_mesh.add_argument("--model", help="a keypoint model for this object (.onnx, from rigidpose train)")
     from_mesh.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from_mesh.set_defaults(run=_cmd_target_from_mesh)
+
+    train = commands.add_parser(
+        "train", help="train learned keypoints for a low-texture target", description=_cmd_train.__doc__
+    )
+    train.add_argument("--target", required=True, help="target folder, or a mesh file (with --units)")
+    train.add_argument(
+        "--units", default="m", choices=tuple(rp.MESH_UNITS), help="length unit of a mesh file"
+    )
+    train.add_argument("--name", help="the target's name when --target is a mesh file (default: its stem)")
+    train.add_argument(
+        "--out", required=True, help="the model to write, e.g. models/NAME.onnx (card: NAME.md)"
+    )
+    train.add_argument(
+        "--config",
+        default="full",
+        choices=("full", "tiny"),
+        help="full: the shipped recipe; tiny: seconds, a smoke test",
+    )
+    train.add_argument("--seed", type=int, help="override the recipe's seed")
+    train.add_argument("--steps", type=int, help="override the recipe's optimiser steps")
+    train.add_argument("--images", type=int, help="override the recipe's training images")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(run=_cmd_train)
 
     board = commands.add_parser("board", help="print a calibration board", description=_cmd_board.__doc__)
     board.add_argument("--paper", default="A4", choices=("A4", "letter", "A3"), help="paper size")
@@ -861,6 +955,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure depth refinement (RGB-D sequences, ICP cost) and hand-eye calibration instead",
     )
+    bench.add_argument(
+        "--learned",
+        action="store_true",
+        help="measure a learned keypoint model on held-out sequences of its object instead",
+    )
+    bench.add_argument("--model", help="with --learned: the .onnx model (default: models/drill.onnx)")
     bench.add_argument("--out", default="out/bench", help="folder for bench.json and the plots")
     bench.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     bench.set_defaults(run=_cmd_bench)

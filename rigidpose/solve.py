@@ -24,7 +24,14 @@ from .camera import Camera
 from .errors import InvalidInputError
 from .geometry import Pose, pose_distance
 
-__all__ = ["PoseEstimate", "SolveOptions", "reprojection_rms_px", "solve_pose"]
+__all__ = [
+    "PoseEstimate",
+    "SolveOptions",
+    "refine_weighted",
+    "reprojection_rms_px",
+    "solve_pose",
+    "solve_weighted_pose",
+]
 
 _METHODS = {"magsac": cv2.USAC_MAGSAC, "ransac": cv2.SOLVEPNP_ITERATIVE, "sqpnp": cv2.SOLVEPNP_SQPNP}
 
@@ -197,3 +204,109 @@ def solve_pose(
     fit = float(np.exp(-((error / options.threshold_px) ** 2)))
     confidence = support * fit * (0.5 + 0.5 * max(flip_margin, 0.0) if ambiguous and T_prior is None else 1.0)
     return PoseEstimate(T_cam_obj, inliers, error, float(np.clip(confidence, 0.0, 1.0)), ambiguous)
+
+
+def refine_weighted(
+    points_obj: np.ndarray,
+    pixels: np.ndarray,
+    weights: np.ndarray,
+    camera: Camera,
+    T_start: Pose,
+    iterations: int = 10,
+) -> Pose | None:
+    """Levenberg-Marquardt on ``sum_i weights_i * |project(points_obj_i) - pixels_i|^2`` from
+    ``T_start`` (lens distortion honoured): each point counts as much as its weight says, e.g. a
+    network's confidence in it. None when the solution leaves the camera's front."""
+    rvec, tvec = (v.reshape(3, 1).astype(np.float64) for v in T_start.as_rvec_tvec())
+    sqrt_w = np.sqrt(np.repeat(np.asarray(weights, dtype=np.float64), 2))
+    damping = 1e-3
+
+    def cost(r: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        projected, jacobian = cv2.projectPoints(points_obj, r, t, camera.K, camera.dist_coeffs)
+        residual = (projected.reshape(-1, 2) - pixels).ravel() * sqrt_w
+        return float(residual @ residual), residual, jacobian[:, :6] * sqrt_w[:, None]
+
+    current, residual, jacobian = cost(rvec, tvec)
+    for _ in range(iterations):
+        normal = jacobian.T @ jacobian
+        gradient = jacobian.T @ residual
+        step = np.linalg.solve(normal + damping * np.diag(np.diag(normal) + 1e-9), -gradient)
+        r_new, t_new = rvec + step[:3, None], tvec + step[3:, None]
+        trial, trial_residual, trial_jacobian = cost(r_new, t_new)
+        if trial < current:
+            rvec, tvec, current, residual, jacobian = r_new, t_new, trial, trial_residual, trial_jacobian
+            damping = max(damping / 10, 1e-7)
+            if np.abs(step).max() < 1e-9:
+                break
+        else:
+            damping *= 10
+    T = Pose.from_rvec_tvec(rvec.ravel(), tvec.ravel())
+    if not np.all(np.isfinite(T.translation)) or np.any(T.apply(points_obj)[:, 2] <= 0):
+        return None
+    return T
+
+
+def solve_weighted_pose(
+    points_obj: np.ndarray,
+    pixels: np.ndarray,
+    weights: np.ndarray,
+    camera: Camera,
+    threshold_px: float,
+    min_inliers: int = 6,
+) -> PoseEstimate | None:
+    """Robust pose from a few matches of known reliability (a keypoint network's).
+
+    RANSAC with EPnP over the matches, then ``refine_weighted`` on the inliers. The confidence
+    is the inliers' mean weight times their share of ``min_inliers`` (capped at 1).
+
+    Args:
+        points_obj: (N, 3) metres, object frame.
+        pixels: (N, 2) distorted pixels.
+        weights: (N,) in (0, 1], each match's reliability.
+        camera: intrinsics and distortion.
+        threshold_px: RANSAC's inlier threshold, pixels (scale it with the object's size in the image).
+        min_inliers: fewer inliers than this (at least 4) gives None.
+    """
+    points_obj = as_array(points_obj, "points_obj", ("N", 3))
+    pixels = as_array(pixels, "pixels", ("N", 2))
+    weights = as_array(weights, "weights", ("N",))
+    if not len(points_obj) == len(pixels) == len(weights):
+        raise InvalidInputError(
+            f"expected as many points_obj, pixels and weights, got {len(points_obj)}, {len(pixels)}, {len(weights)}"
+        )
+    if min_inliers < 4 or threshold_px <= 0:
+        raise InvalidInputError(
+            f"expected min_inliers >= 4 and threshold_px > 0, got {min_inliers}, {threshold_px}"
+        )
+    if len(points_obj) < min_inliers:
+        return None
+    try:
+        ok, rvec, tvec, inliers = cv2.solvePnPRansac(
+            points_obj,
+            pixels,
+            camera.K,
+            camera.dist_coeffs,
+            iterationsCount=200,
+            reprojectionError=float(threshold_px),
+            confidence=0.999,
+            flags=cv2.SOLVEPNP_EPNP,
+        )
+    except cv2.error:  # a degenerate set (points on a line, all at one pixel)
+        return None
+    if not ok or inliers is None or len(inliers) < min_inliers:
+        return None
+    inliers = np.sort(inliers.ravel().astype(np.int64))
+    T = refine_weighted(
+        points_obj[inliers],
+        pixels[inliers],
+        weights[inliers],
+        camera,
+        Pose.from_rvec_tvec(rvec.ravel(), tvec.ravel()),
+    )
+    if T is None:
+        return None
+    error = reprojection_rms_px(camera, T, points_obj[inliers], pixels[inliers])
+    if error > threshold_px:
+        return None
+    confidence = float(np.mean(weights[inliers])) * min(1.0, len(inliers) / (1.5 * min_inliers))
+    return PoseEstimate(T, inliers, error, float(np.clip(confidence, 0.0, 1.0)))

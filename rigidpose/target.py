@@ -6,6 +6,7 @@ Everything in a ``Target`` is in the object frame, in metres. A target folder ho
     mesh.ply         the surface in metres (mesh.glb when it carries a texture)
     arrays.npz       keypoints_obj and appearance arrays (loaded without pickle)
     images/NNN.png   reference images, if any
+    keypoints.onnx   a learned keypoint model (``rigidpose train``), if any
 
 ``Target.save`` writes the folder atomically (a reader sees the old folder or the new one, never
 half of one); ``Target.load`` checks every part and names the file and the problem when one is
@@ -14,6 +15,7 @@ wrong. Meshes enter with explicit units: ``load_mesh("box.ply", units="cm")``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -126,6 +128,9 @@ class Target:
             target was made from.
         symmetries: transforms ``T_obj_obj`` that leave the object looking the same (the identity
             is implied and not listed); continuous symmetries are listed discretised.
+        keypoint_model: an ONNX keypoint network for this object (``rigidpose train``), or None;
+            a target with one is detected by it (``detect.learned``). Its keypoints are
+            ``keypoints_obj``.
     """
 
     name: str
@@ -134,6 +139,7 @@ class Target:
     appearance: Appearance | None = None
     reference_images: tuple[np.ndarray, ...] = ()
     symmetries: tuple[Pose, ...] = ()
+    keypoint_model: bytes | None = None
 
     def __post_init__(self) -> None:
         import trimesh
@@ -156,6 +162,10 @@ class Target:
         for i, symmetry in enumerate(symmetries):
             if not isinstance(symmetry, Pose):
                 raise InvalidInputError(f"symmetries[{i}]: expected Pose, got {type(symmetry).__name__}")
+        if self.keypoint_model is not None and not isinstance(self.keypoint_model, bytes):
+            raise InvalidInputError(
+                f"keypoint_model: expected the ONNX file's bytes or None, got {type(self.keypoint_model).__name__}"
+            )
         object.__setattr__(self, "keypoints_obj", keypoints)
         object.__setattr__(self, "reference_images", images)
         object.__setattr__(self, "symmetries", symmetries)
@@ -167,6 +177,14 @@ class Target:
         """A target from a mesh file in ``units`` (``m``, ``cm``, ``mm``); the name defaults to
         the file's stem. Other fields (``keypoints_obj``...) pass through, in metres."""
         return cls(name=name or Path(path).stem, mesh=load_mesh(path, units), **fields)
+
+    def with_keypoint_model(self, model: bytes) -> Target:
+        """A copy that uses the keypoint model ``model`` (an exported .onnx file's bytes), its
+        keypoints taken from the model's metadata."""
+        from .detect.learned import KeypointModel
+
+        keypoints = KeypointModel(model).keypoints_obj
+        return dataclasses.replace(self, keypoints_obj=keypoints, keypoint_model=model)
 
     @cached_property
     def diameter_m(self) -> float:
@@ -205,6 +223,7 @@ class Target:
             else {"detector": self.appearance.detector, "features": len(self.appearance)},
             "reference_images": image_names,
             "symmetries": [s.as_matrix().tolist() for s in self.symmetries],
+            "keypoint_model": None if self.keypoint_model is None else "keypoints.onnx",
         }
         with atomic_folder(path) as tmp:
             self.mesh.export(tmp / mesh_name)
@@ -214,6 +233,8 @@ class Target:
             for name, image in zip(image_names, self.reference_images):
                 if not cv2.imwrite(str(tmp / name), image):
                     raise SourceError(f"{path / name}: cannot write image")
+            if self.keypoint_model is not None:
+                (tmp / "keypoints.onnx").write_bytes(self.keypoint_model)
             (tmp / "target.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -275,6 +296,12 @@ class Target:
             symmetries = tuple(
                 Pose.from_matrix(np.asarray(m, dtype=np.float64)) for m in meta.get("symmetries", [])
             )
+            model = None
+            if meta.get("keypoint_model") is not None:
+                model_path = path / str(meta["keypoint_model"])
+                if not model_path.is_file():
+                    raise FileFormatError(f"{model_path}: missing (target.json names a keypoint model)")
+                model = model_path.read_bytes()
             return cls(
                 name=meta["name"],
                 mesh=mesh,
@@ -282,6 +309,7 @@ class Target:
                 appearance=appearance,
                 reference_images=tuple(images),
                 symmetries=symmetries,
+                keypoint_model=model,
             )
         except (InvalidInputError, TypeError, AttributeError) as exc:
             raise FileFormatError(f"{path}: {exc}") from None
@@ -291,5 +319,6 @@ class Target:
         return (
             f"Target({self.name!r}, {len(self.mesh.vertices)} vertices, "
             f"diameter {self.diameter_m:.3f} m, {len(self.keypoints_obj)} keypoints, "
-            f"{features} features, {len(self.reference_images)} images, {len(self.symmetries)} symmetries)"
+            f"{features} features, {len(self.reference_images)} images, {len(self.symmetries)} symmetries"
+            f"{', a keypoint model' if self.keypoint_model is not None else ''})"
         )

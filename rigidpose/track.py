@@ -41,14 +41,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .align import Alignment, AlignOptions, DepthAligner
+from .align import Alignment, AlignOptions, DepthAligner, MeshCaster
 from .camera import Camera
 from .detect.features import FeatureDetector, FeatureOptions, extract_features
+from .detect.learned import LearnedDetector, LearnedOptions
 from .detect.observations import Observations
-from .errors import InvalidInputError
+from .errors import BackendMissingError, InvalidInputError
 from .geometry import Pose, pose_distance
 from .io import Frame, ObjectPose, as_bgr8
-from .solve import SolveOptions, solve_pose
+from .solve import PoseEstimate, SolveOptions, refine_weighted, solve_pose, solve_weighted_pose
 from .target import Target
 from .targets.planar import planar_corners_obj, sheet_image
 
@@ -83,6 +84,9 @@ class TrackerOptions:
             ignores depth.
         depth_every: refine with depth every this many frames; between them the last
             refinement's correction (camera frame) is carried over the colour pose.
+        learned: how targets with a keypoint model are looked for (``detect.learned``).
+        learned_every: while tracking such a target, its network runs on a crop around it every
+            this many frames; in between, points on its surface are followed by optical flow.
     """
 
     features: FeatureOptions = field(default_factory=FeatureOptions)
@@ -98,6 +102,8 @@ class TrackerOptions:
     smooth_beta: float = 0.5
     depth: AlignOptions | None = field(default_factory=AlignOptions)
     depth_every: int = 1
+    learned: LearnedOptions = field(default_factory=LearnedOptions)
+    learned_every: int = 2
 
     @classmethod
     def for_targets(cls, targets: Sequence[Target]) -> TrackerOptions:
@@ -117,10 +123,11 @@ class TrackerOptions:
             or self.flow_window_px < 5
             or self.flow_levels < 0
             or self.depth_every < 1
+            or self.learned_every < 1
         ):
             raise InvalidInputError(
                 "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0 "
-                "and depth_every >= 1"
+                "depth_every >= 1 and learned_every >= 1"
             )
         if self.max_residual_px <= 0 or self.smooth_min_cutoff_hz < 0 or self.smooth_beta < 0:
             raise InvalidInputError(
@@ -294,9 +301,12 @@ class _Track:
     """What the tracker knows of one target between frames."""
 
     target: Target
-    detector: FeatureDetector
+    detector: FeatureDetector | None  # None for a target found by its keypoint model
     sheet: _SheetWarper | None
     smoother: PoseSmoother
+    learned: LearnedDetector | None = None
+    since_learned: int = 0  # frames since the keypoint network last ran
+    learned_misses: int = 0  # network runs in a row that found no pose
     state: str = "searching"
     T_raw: Pose | None = None
     T_before: Pose | None = None  # the raw pose one frame earlier, for the motion model
@@ -322,6 +332,7 @@ class _Track:
         self.points_obj, self.pixels = np.zeros((0, 3)), np.zeros((0, 2), np.float32)
         self.smoother.reset()
         self.depth_correction, self.since_depth = None, 0
+        self.since_learned, self.learned_misses = 0, 0
 
 
 class Tracker:
@@ -329,7 +340,8 @@ class Tracker:
 
     Args:
         targets: the objects to track; each needs an appearance of ``options.features.kind``
-            (``rigidpose target from-image`` / ``register`` make one). Names must be unique.
+            (``rigidpose target from-image`` / ``register`` make one) or a keypoint model
+            (``rigidpose train``; used when present). Names must be unique.
         camera: intrinsics and distortion. Frames of another size with the same aspect ratio
             are handled by scaling the camera (the stream was resized).
         options: see ``TrackerOptions``; by default, the feature kind of the targets' appearance.
@@ -362,14 +374,18 @@ class Tracker:
         self._tracks = []
         for target in targets:
             sheet = sheet_image(target)
+            learned = None if target.keypoint_model is None else LearnedDetector(target, self.options.learned)
             self._tracks.append(
                 _Track(
                     target,
-                    FeatureDetector(target, self.options.features),
-                    None if sheet is None else _SheetWarper(*sheet),
+                    FeatureDetector(target, self.options.features) if learned is None else None,
+                    None if sheet is None or learned is not None else _SheetWarper(*sheet),
                     PoseSmoother(self.options.smooth_min_cutoff_hz, self.options.smooth_beta, camera.fx),
+                    learned,
                 )
             )
+        self._casters: dict[str, MeshCaster | None] = {}  # surface points of learned targets
+        self._bgr: np.ndarray | None = None
         self._grid: np.ndarray | None = None
         self._previous_gray: np.ndarray | None = None
         self._previous_ms: float | None = None
@@ -413,6 +429,11 @@ class Tracker:
         self._previous_ms = timestamp_ms
 
         self._frame_features = None
+        self._bgr = image if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8 else None
+        if self._bgr is None and any(t.learned is not None for t in self._tracks):
+            self._bgr = (
+                as_bgr8(image) if image.ndim == 3 else cv2.cvtColor(as_bgr8(image), cv2.COLOR_GRAY2BGR)
+            )
         self.alignments = {}
         results = []
         for track in self._tracks:
@@ -486,6 +507,8 @@ class Tracker:
                 T = None if T_pred is None else self._reanchor_sheet(track, gray, T_pred)
                 if T is None:
                     T = self._follow(track, gray)
+            elif track.learned is not None:
+                T = self._follow_learned(track, gray)
             else:
                 T = self._follow(track, gray)
                 if T is not None:
@@ -688,6 +711,8 @@ class Tracker:
         return estimate.T_cam_obj
 
     def _detect(self, track: _Track, gray: np.ndarray) -> Pose | None:
+        if track.learned is not None:
+            return self._search_learned(track, gray)
         pixels, descriptors = self._features(gray)
         observations = track.detector.match(pixels, descriptors)
         if len(observations) < self.options.solve.min_inliers:
@@ -728,3 +753,128 @@ class Tracker:
         track.pixels = observations.pixels[inliers].astype(np.float32)
         track.residual_px, track.confidence = estimate.reproj_error_px, estimate.confidence
         return estimate.T_cam_obj
+
+    # -- targets found by a keypoint network ----------------------------------------------------
+    def _learned_pose(
+        self, track: _Track, observations: Observations, threshold_px: float
+    ) -> PoseEstimate | None:
+        if len(observations) < 6:
+            return None
+        return solve_weighted_pose(
+            observations.points_obj, observations.pixels, observations.scores, self.camera, threshold_px
+        )
+
+    def _crop_threshold_px(self, track: _Track, T: Pose) -> float:
+        """RANSAC's threshold for keypoints found on a crop: 4 % of the object's size in the frame."""
+        depth = max(float(T.apply(track.learned._centre_obj[None])[0, 2]), 1e-3)
+        return max(2.0, 0.04 * self.camera.fx * track.target.diameter_m / depth)
+
+    def _observe_learned(self, track: _Track, T_guess: Pose) -> tuple[PoseEstimate | None, Observations]:
+        """The network's keypoints on a crop around ``T_guess``, and the pose they give."""
+        track.since_learned = 0
+        observations = track.learned.observe(self._bgr, self.camera, T_guess)
+        return self._learned_pose(track, observations, self._crop_threshold_px(track, T_guess)), observations
+
+    def _search_learned(self, track: _Track, gray: np.ndarray) -> Pose | None:
+        """The network on the whole frame, coarse to fine; a pose found is confirmed by a second
+        look on a crop around it (so a single spurious peak pattern is not reported)."""
+        for side in self.options.learned.search_sides_px:
+            scale = min(1.0, side / max(self.camera.size))
+            rough = self._learned_pose(track, track.learned.search(self._bgr, side), 3.0 / scale)
+            if rough is None:
+                continue
+            estimate, _ = self._observe_learned(track, rough.T_cam_obj)
+            if estimate is None:
+                continue
+            change = pose_distance(estimate.T_cam_obj, rough.T_cam_obj)
+            if change.rotation_rad > math.radians(20) or change.translation_m > 0.2 * np.linalg.norm(
+                rough.T_cam_obj.translation
+            ):
+                continue
+            return self._accept_learned(track, gray, estimate)
+        return None
+
+    def _accept_learned(self, track: _Track, gray: np.ndarray, estimate: PoseEstimate) -> Pose:
+        track.learned_misses = 0
+        track.confidence, track.residual_px = estimate.confidence, estimate.reproj_error_px
+        self._seed_surface_points(track, gray, estimate.T_cam_obj)
+        return estimate.T_cam_obj
+
+    def _follow_learned(self, track: _Track, gray: np.ndarray) -> Pose | None:
+        """Surface points followed by optical flow, the network on a crop every
+        ``learned_every`` frames (or whenever the flow fails); on those frames the pose is fitted
+        to both, so the network's keypoints anchor it (no drift) and the flow keeps it steady."""
+        T_flow = self._follow(track, gray) if len(track.points_obj) >= self.options.min_points else None
+        track.since_learned += 1
+        if T_flow is not None and track.since_learned < self.options.learned_every:
+            return T_flow
+        T_guess = T_flow if T_flow is not None else track.predict()
+        if T_guess is None:
+            return None
+        estimate, found = self._observe_learned(track, T_guess)
+        if estimate is None:
+            track.learned_misses += 1
+            return T_flow if track.learned_misses < 2 else None
+        if T_flow is not None:
+            change = pose_distance(estimate.T_cam_obj, T_flow)
+            if change.rotation_rad < math.radians(10) and change.translation_m < 0.1 * np.linalg.norm(
+                T_flow.translation
+            ):
+                # one fit to both: the keypoints weigh as much in all as the followed points
+                inliers = estimate.inliers
+                weights = np.concatenate(
+                    [
+                        np.ones(len(track.points_obj)),
+                        found.scores[inliers] * len(track.points_obj) / len(inliers),
+                    ]
+                )
+                fused = refine_weighted(
+                    np.vstack([track.points_obj, found.points_obj[inliers]]),
+                    np.vstack([track.pixels.astype(np.float64), found.pixels[inliers].astype(np.float64)]),
+                    weights,
+                    self.camera,
+                    T_flow,
+                )
+                if fused is not None:
+                    estimate = PoseEstimate(fused, inliers, estimate.reproj_error_px, estimate.confidence)
+        return self._accept_learned(track, gray, estimate)
+
+    def _seed_surface_points(self, track: _Track, gray: np.ndarray, T: Pose) -> None:
+        """Corners inside the object's image at pose ``T``, with their 3D points on its surface
+        (rays cast onto the mesh); a corner whose neighbourhood is not all object is left out
+        (half of its patch would be background, which moves differently)."""
+        name = track.target.name
+        if name not in self._casters:
+            try:
+                self._casters[name] = MeshCaster(track.target.mesh)
+            except BackendMissingError:
+                log.info("%s: open3d is missing: the keypoint network runs on every frame", name)
+                self._casters[name] = None
+        caster = self._casters[name]
+        track.points_obj, track.pixels = np.zeros((0, 3)), np.zeros((0, 2), np.float32)
+        box = track.learned.crop_box(self.camera, T)
+        if caster is None or box is None:
+            return
+        x0, y0, side = box
+        h, w = gray.shape
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return
+        corners = cv2.goodFeaturesToTrack(
+            gray[y0:y1, x0:x1], self.options.max_points * 2, qualityLevel=0.01, minDistance=5, blockSize=5
+        )
+        if corners is None:
+            return
+        pixels = corners.reshape(-1, 2) + np.array([x0, y0], np.float32)
+        ring = np.array([[0, 0], [4, 0], [-4, 0], [0, 4], [0, -4]], np.float32)
+        probes = (pixels[:, None, :] + ring[None]).reshape(-1, 2)
+        depth, _ = caster.cast(T, self.camera.rays(probes.astype(np.float64)))
+        depth = depth.reshape(len(pixels), len(ring))
+        inside = np.all(np.isfinite(depth), axis=1)
+        # ... and each neighbour on the same surface, not across a depth step
+        inside &= np.all(np.abs(depth - depth[:, :1]) < 0.05 * track.target.diameter_m, axis=1)
+        pixels = pixels[inside][: self.options.max_points]
+        depth = depth[inside][: self.options.max_points, 0]
+        points_cam = self.camera.rays(pixels.astype(np.float64)) * depth[:, None]
+        track.points_obj = T.inv().apply(points_cam)
+        track.pixels = pixels.astype(np.float32)

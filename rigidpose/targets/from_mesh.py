@@ -81,7 +81,7 @@ def target_from_mesh(
     if getattr(mesh.visual, "kind", None) != "texture" or _texture_image(mesh) is None:
         raise InvalidInputError(
             f"mesh of {name!r}: expected a texture (an OBJ with its material and image, or a glTF/GLB); "
-            "an untextured object needs learned keypoints instead"
+            "an untextured object needs learned keypoints: rigidpose train, then from-mesh --model"
         )
     if int(views) < 6:
         raise InvalidInputError(f"views: expected at least 6, got {views!r}")

@@ -1,0 +1,235 @@
+"""``rigidpose bench --learned``: how well a learned keypoint model tracks its low-texture object.
+
+- **Held-out sequences** (rendered once and cached) of the model's object: photo backgrounds that
+  training never saw (``synth.effects``' photos, not ``synth.training.TRAINING_PHOTOS``), its
+  moving-gradient lighting (training lit with pyrender lights), sensor noise, motion blur, lens
+  distortion, a hand sweeping over the object, tilts up to 70 degrees, and the object leaving
+  the frame. Each runs through the tracker twice in one process: the default (the network on a
+  crop every ``learned_every`` frames, surface points followed by optical flow between) and the
+  network on every frame.
+- **Per row**: ADD(-S) < 0.1 d (d: the object's diameter) in frames where the object is at least
+  70 % visible, in frames with 30-50 % of it hidden, poses reported in frames where it is absent,
+  the median and 90th-percentile ADD error, and the median milliseconds per frame.
+- **Inference cost**: onnxruntime alone on 640x480 frames: the crop (tracking) and the whole-frame
+  search at each scale, median milliseconds, with the threads the tracker uses (2).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._files import atomic_write_text
+from ..errors import SourceError
+from ..geometry import Pose
+from ..io import FrameSource
+from ..target import Target
+from . import metrics
+from .bench import cache_dir, load_ground_truth
+
+__all__ = ["DEFAULT_MODEL", "run_learned_bench"]
+
+LEARNED_SUITE_VERSION = 1
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "drill.onnx"
+"""The shipped model (a cordless drill, meshes/drill.ply)."""
+
+
+def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]:
+    """Render (once) and return the held-out sequence folders of ``target``."""
+    from ..synth import SequenceOptions, TrajectoryOptions, render_sequence
+
+    root = (
+        cache_dir()
+        / f"learned-suite-v{LEARNED_SUITE_VERSION}"
+        / target.name
+        / (f"frames-{frames}" if frames else "full")
+    )
+    base = SequenceOptions(
+        frames=150,
+        seed=201,
+        background="photo",
+        lighting=True,
+        noise=True,
+        trajectory=TrajectoryOptions(distance=(1.0, 2.4), max_tilt_rad=math.radians(50)),
+    )
+    specs = [
+        ("photo-light", base),
+        ("hand-occlusion", replace(base, seed=202, occlusion=True, background="procedural", distortion=True)),
+        ("exit-reenter", replace(base, seed=203, trajectory=replace(base.trajectory, exit=True))),
+        (
+            "tilt70-blur",
+            replace(
+                base,
+                seed=204,
+                motion_blur=True,
+                trajectory=TrajectoryOptions(
+                    distance=(1.2, 2.8), max_tilt_rad=math.radians(70), keyframe_s=0.8
+                ),
+            ),
+        ),
+        ("hand-occlusion-2", replace(base, seed=205, occlusion=True)),
+    ]
+    paths = []
+    for name, options in specs:
+        path = root / name
+        if frames:
+            options = replace(options, frames=frames)
+        if not (path / "sequence.json").is_file():
+            render_sequence(target, path, options, progress=progress)
+        paths.append(path)
+    return paths
+
+
+def _evaluate(path: Path, target: Target, learned_every: int, progress: bool) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from ..track import Tracker, TrackerOptions
+
+    gt = load_ground_truth(path)
+    tracker = Tracker([target], gt.camera, TrackerOptions(learned_every=learned_every))
+    points = np.asarray(target.mesh.vertices, dtype=np.float64)
+    diameter = target.diameter_m
+    add_m, has_pose, times_ms = [], [], []
+    with FrameSource(gt.video) as source:
+        for frame in tqdm(
+            source, total=len(gt.T_cam_obj), desc=f"{path.name} every {learned_every}", disable=not progress
+        ):
+            if frame.index >= len(gt.T_cam_obj):
+                break
+            start = time.perf_counter()
+            result = tracker.update(frame)[0]
+            times_ms.append(1000 * (time.perf_counter() - start))
+            T_gt = gt.T_cam_obj[frame.index]
+            has_pose.append(result.T_cam_obj is not None)
+            if result.T_cam_obj is None:
+                add_m.append(math.inf)
+            elif target.symmetries:
+                add_m.append(metrics.adds(result.T_cam_obj, T_gt, points))
+            else:
+                add_m.append(metrics.add(result.T_cam_obj, T_gt, points))
+    n = len(add_m)
+    add_m, has_pose, visib = np.asarray(add_m), np.asarray(has_pose), gt.visib_fract[:n]
+    good = add_m < 0.1 * diameter
+    visible = visib >= 0.7
+    half_hidden = (visib >= 0.5) & (visib < 0.7)
+    absent = visib <= 0.0
+    posed = np.isfinite(add_m) & visible
+
+    def share(mask: np.ndarray) -> float | None:
+        return float(good[mask].mean()) if mask.any() else None
+
+    return {
+        "sequence": path.name,
+        "tracker": "learned" if learned_every > 1 else "learned-every-frame",
+        "learned_every": learned_every,
+        "frames": n,
+        "visible_frames": int(visible.sum()),
+        "add_visible": share(visible),
+        "occluded_frames": int(half_hidden.sum()),
+        "add_occluded": share(half_hidden),
+        "absent_frames": int(absent.sum()),
+        "false_poses": int((has_pose & absent).sum()),
+        "add_median_mm": float(np.median(add_m[posed]) * 1000) if posed.any() else None,
+        "add_p90_mm": float(np.percentile(add_m[posed], 90) * 1000) if posed.any() else None,
+        "ms_median": float(np.median(times_ms)),
+        "ms_p90": float(np.percentile(times_ms, 90)),
+    }
+
+
+def _inference_cost(target: Target, frame_bgr: np.ndarray, repeats: int = 60) -> dict[str, float]:
+    """Median ms of the network alone on a 640x480 frame: a crop, and the search at each scale."""
+    from ..detect.learned import LearnedDetector
+    from ..synth import SequenceOptions
+
+    detector = LearnedDetector(target)
+    camera = SequenceOptions().camera()
+    T = Pose(np.eye(3), np.array([0.0, 0.0, 2.0 * target.diameter_m]))
+
+    def median_ms(run: Any) -> float:
+        for _ in range(5):
+            run()
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run()
+            samples.append(1000 * (time.perf_counter() - start))
+        return float(np.median(samples))
+
+    cost = {"crop_ms": median_ms(lambda: detector.observe(frame_bgr, camera, T))}
+    for side in detector.options.search_sides_px:
+        cost[f"search_{side}_ms"] = median_ms(lambda side=side: detector.search(frame_bgr, side))
+    cost["search_all_ms"] = sum(v for k, v in cost.items() if k.startswith("search_"))
+    return cost
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    def cell(value: Any, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    header = (
+        f"{'sequence':<18} {'tracker':<20} {'ADD<0.1d vis>=70%':>18} {'30-50% hidden':>14} "
+        f"{'false poses':>12} {'ADD med mm':>11} {'p90 mm':>8} {'ms/frame':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(
+            f"{r['sequence']:<18} {r['tracker']:<20} "
+            f"{cell(r['add_visible'], '.3f'):>12} ({r['visible_frames']:>3}) "
+            f"{cell(r['add_occluded'], '.3f'):>8} ({r['occluded_frames']:>3}) "
+            f"{r['false_poses']:>5} / {r['absent_frames']:<4} "
+            f"{cell(r['add_median_mm'], '.1f'):>11} {cell(r['add_p90_mm'], '.1f'):>8} {r['ms_median']:>9.1f}"
+        )
+    return "\n".join(lines)
+
+
+def run_learned_bench(
+    out: str | os.PathLike[str],
+    model: str | os.PathLike[str] = DEFAULT_MODEL,
+    mesh: str | os.PathLike[str] | None = None,
+    frames: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Render (once) the held-out sequences of ``model``'s object, track them, and write
+    ``learned.json`` in ``out``. ``mesh`` defaults to ``meshes/<target>.ply`` beside the models."""
+    from ..detect.learned import KeypointModel
+
+    model = Path(model)
+    keypoint_model = KeypointModel(model)
+    mesh = Path(mesh) if mesh is not None else model.parents[1] / "meshes" / f"{keypoint_model.target}.ply"
+    if not mesh.is_file():
+        raise SourceError(
+            f"{mesh}: the mesh of the model's target {keypoint_model.target!r} is missing (--mesh)"
+        )
+    target = Target.from_mesh_file(mesh, "m", name=keypoint_model.target).with_keypoint_model(
+        keypoint_model.data
+    )
+    paths = _sequences(replace(target, keypoint_model=None), progress, frames)
+    rows = []
+    for path in paths:
+        for every in (2, 1):
+            rows.append(_evaluate(path, target, every, progress))
+    with FrameSource(paths[0] / "video.mp4") as source:
+        frame = next(iter(source)).image
+    cost = _inference_cost(target, frame)
+    table = format_table(rows)
+    table += (
+        f"\nonnxruntime, 640x480 frame, 2 threads: crop {cost['crop_ms']:.2f} ms, whole-frame search "
+        + ", ".join(
+            f"{k[7:-3]} px {v:.2f} ms"
+            for k, v in cost.items()
+            if k.startswith("search_") and k != "search_all_ms"
+        )
+        + f" (all scales {cost['search_all_ms']:.2f} ms)"
+    )
+    document = {"model": str(model), "target": target.name, "rows": rows, "inference": cost, "table": table}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "learned.json", json.dumps(document, indent=2) + "\n")
+    return document

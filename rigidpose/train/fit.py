@@ -1,0 +1,246 @@
+"""Train ``KeypointNet`` for one target on rendered images (``synth.training``).
+
+``train_keypoints(target, TRAIN_CONFIGS["full"])`` renders the training set, trains with AdamW
+and a cosine learning rate on heatmap targets (a binary cross-entropy against Gaussians, the
+cells near a keypoint weighted up), augments every batch (rotation, scale and shift, contrast,
+brightness, colour balance, grey, noise, erased patches), and scores the network on a validation
+set rendered with another seed. Everything is seeded: the same config gives the same model up to
+floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+import torch
+
+from ..detect.learned import decode_heatmaps
+from ..errors import InvalidInputError
+from ..synth.training import TrainingSet, TrainingSetOptions, render_training_set
+from ..target import Target
+from ..targets.keypoints import farthest_point_keypoints
+from .net import HEATMAP_SIGMA, STRIDE, KeypointNet
+
+__all__ = ["TRAIN_CONFIGS", "TrainConfig", "TrainResult", "heatmap_targets", "score", "train_keypoints"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training recipe.
+
+    Attributes:
+        name: the preset's name, recorded in the model card.
+        images, size_px: training images rendered, and their side in pixels.
+        validation_images: images rendered with another seed to score the network.
+        width: the network's channel multiplier.
+        steps, batch: optimiser steps and images per step.
+        learning_rate, weight_decay: AdamW's; the rate follows a cosine to zero after a warm-up.
+        keypoints: surface keypoints picked when the target has none (plus its centre).
+        seed: seeds rendering, initialisation, batches and augmentation.
+        threads: torch's CPU threads.
+    """
+
+    name: str = "full"
+    images: int = 16000
+    size_px: int = 128
+    validation_images: int = 400
+    width: int = 16
+    steps: int = 16000
+    batch: int = 32
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    keypoints: int = 8
+    seed: int = 0
+    threads: int = 2
+
+    def __post_init__(self) -> None:
+        if min(self.images, self.validation_images, self.width, self.steps, self.batch, self.threads) < 1:
+            raise InvalidInputError(
+                "expected images, validation_images, width, steps, batch and threads >= 1"
+            )
+        if self.size_px % 32:
+            raise InvalidInputError(f"size_px: expected a multiple of 32, got {self.size_px}")
+
+
+TRAIN_CONFIGS = {
+    "full": TrainConfig(),
+    "tiny": TrainConfig(
+        name="tiny",
+        images=48,
+        size_px=64,
+        validation_images=16,
+        width=4,
+        steps=60,
+        batch=8,
+        learning_rate=1e-2,
+    ),
+}
+"""Presets: ``full`` (the shipped models; about an hour on 2 CPU cores) and ``tiny`` (seconds, for tests)."""
+
+
+@dataclass
+class TrainResult:
+    """What ``train_keypoints`` made.
+
+    Attributes:
+        net: the trained network (eval mode).
+        keypoints_obj: (K, 3) metres, object frame: what each heatmap finds.
+        config: the recipe.
+        losses: the training loss at every step.
+        scores: validation scores: ``keypoint_error_px_median``, ``keypoints_within_4px``
+            (share of labelled keypoints), ``false_peaks`` (share of keypoints reported above 0.5
+            in images without the object), ``train_seconds``.
+    """
+
+    net: KeypointNet
+    keypoints_obj: np.ndarray
+    config: TrainConfig
+    losses: list[float] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+
+    def recipe(self) -> dict[str, object]:
+        return asdict(self.config)
+
+
+def heatmap_targets(
+    keypoints_px: torch.Tensor, labelled: torch.Tensor, height: int, width: int
+) -> torch.Tensor:
+    """(B, K, H/4, W/4) Gaussians of ``HEATMAP_SIGMA`` cells around each labelled keypoint
+    (B, K, 2 pixels), zero for the others. Cell j's centre is at pixel 4j + 1.5."""
+    cells = (keypoints_px - (STRIDE - 1) / 2.0) / STRIDE
+    ys = torch.arange(height // STRIDE, dtype=torch.float32)
+    xs = torch.arange(width // STRIDE, dtype=torch.float32)
+    gx = torch.exp(-((xs[None, None, :] - cells[..., 0:1]) ** 2) / (2 * HEATMAP_SIGMA**2))
+    gy = torch.exp(-((ys[None, None, :] - cells[..., 1:2]) ** 2) / (2 * HEATMAP_SIGMA**2))
+    return gy[..., :, None] * gx[..., None, :] * labelled[..., None, None].float()
+
+
+def _augment(
+    images: np.ndarray, keypoints: np.ndarray, labelled: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A randomly transformed copy of a batch: (B, S, S, 3) uint8, (B, K, 2), (B, K)."""
+    size = images.shape[1]
+    out = np.empty(images.shape, np.float32)
+    keypoints, labelled = keypoints.copy(), labelled.copy()
+    for i in range(len(images)):
+        image = images[i].astype(np.float32)
+        if rng.uniform() < 0.5:  # rotate, scale and shift about the centre
+            centre = ((size - 1) / 2.0, (size - 1) / 2.0)
+            A = cv2.getRotationMatrix2D(centre, rng.uniform(-180, 180), 2 ** rng.uniform(-0.4, 0.4))
+            A[:, 2] += rng.uniform(-0.15, 0.15, 2) * size
+            fill = tuple(float(v) for v in image.reshape(-1, 3).mean(axis=0))
+            image = cv2.warpAffine(image, A, (size, size), flags=cv2.INTER_LINEAR, borderValue=fill)
+            keypoints[i] = keypoints[i] @ A[:, :2].T + A[:, 2]
+            labelled[i] &= np.all((keypoints[i] > -0.5) & (keypoints[i] < size - 0.5), axis=1)
+        mean = image.mean()
+        image = (image - mean) * rng.uniform(0.7, 1.3) + mean + rng.uniform(-25, 25)
+        image *= rng.uniform(0.9, 1.1, 3).astype(np.float32)
+        if rng.uniform() < 0.1:
+            image[:] = image.mean(axis=2, keepdims=True)
+        if rng.uniform() < 0.2:  # an erased patch
+            h, w = (rng.uniform(0.1, 0.35, 2) * size).astype(int)
+            y, x = rng.integers(0, size - h), rng.integers(0, size - w)
+            image[y : y + h, x : x + w] = rng.uniform(0, 255, 3)
+        image += rng.normal(0, rng.uniform(0, 6), image.shape).astype(np.float32)
+        out[i] = np.clip(image, 0, 255)
+    return out, keypoints, labelled
+
+
+def _to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2), dtype=np.float32))
+
+
+def _loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    weights = 1.0 + 10.0 * targets
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, weight=weights)
+
+
+def score(net: KeypointNet, data: TrainingSet) -> dict[str, float]:
+    """Validation scores of ``net`` on ``data`` (see ``TrainResult.scores``)."""
+    net.eval()
+    errors, false_peaks, absent_keypoints = [], 0, 0
+    with torch.no_grad():
+        for start in range(0, len(data), 64):
+            probabilities = torch.sigmoid(net(_to_tensor(data.images[start : start + 64]))).numpy()
+            for j, heatmaps in enumerate(probabilities):
+                i = start + j
+                pixels, confidence = decode_heatmaps(heatmaps, STRIDE)
+                labelled = data.labelled[i]
+                errors += list(np.linalg.norm(pixels - data.keypoints_px[i], axis=1)[labelled])
+                if not labelled.any():
+                    false_peaks += int((confidence > 0.5).sum())
+                    absent_keypoints += len(confidence)
+    errors = np.asarray(errors)
+    return {
+        "keypoint_error_px_median": float(np.median(errors)) if len(errors) else float("nan"),
+        "keypoints_within_4px": float(np.mean(errors < 4.0)) if len(errors) else float("nan"),
+        "false_peaks": false_peaks / max(absent_keypoints, 1),
+    }
+
+
+def train_keypoints(
+    target: Target, config: TrainConfig = TRAIN_CONFIGS["full"], progress: bool = True
+) -> TrainResult:
+    """Render, train and score a keypoint network for ``target``.
+
+    The target's own keypoints are used when it has at least 4; otherwise ``config.keypoints``
+    farthest-point samples and the centre (``farthest_point_keypoints``).
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = np.random.default_rng(config.seed)
+    keypoints_obj = (
+        np.asarray(target.keypoints_obj)
+        if len(target.keypoints_obj) >= 4
+        else farthest_point_keypoints(target.mesh, config.keypoints, seed=config.seed)
+    )
+    options = TrainingSetOptions(count=config.images, size_px=config.size_px, seed=config.seed)
+    data = render_training_set(target, keypoints_obj, options, progress=progress)
+    validation = render_training_set(
+        target,
+        keypoints_obj,
+        TrainingSetOptions(
+            count=config.validation_images, size_px=config.size_px, seed=config.seed + 1_000_003
+        ),
+        progress=progress,
+    )
+    net = KeypointNet(len(keypoints_obj), config.width)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    warmup = max(1, config.steps // 50)
+
+    def rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup) / max(1, config.steps - warmup)))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
+    losses: list[float] = []
+    net.train()
+    bar = tqdm(range(config.steps), desc="training", unit="step", disable=not progress)
+    for step in bar:
+        pick = rng.integers(0, len(data), config.batch)
+        images, keypoints, labelled = _augment(
+            data.images[pick], data.keypoints_px[pick], data.labelled[pick], rng
+        )
+        targets = heatmap_targets(
+            torch.from_numpy(keypoints), torch.from_numpy(labelled), config.size_px, config.size_px
+        )
+        loss = _loss(net(_to_tensor(images)), targets)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+    net.eval()
+    scores = score(net, validation)
+    scores["train_seconds"] = time.perf_counter() - started
+    return TrainResult(net, keypoints_obj, config, losses, scores)

@@ -1,0 +1,197 @@
+"""Learned keypoints: keypoints on the mesh, training data, training, ONNX export, detection, tracking."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+import rigidpose as rp
+from rigidpose.cli import main
+from rigidpose.detect.learned import KeypointModel, LearnedDetector, decode_heatmaps
+from rigidpose.eval import metrics
+from rigidpose.solve import refine_weighted, solve_weighted_pose
+from rigidpose.targets.keypoints import canonical_pose, farthest_point_keypoints
+
+DRILL_MESH = REPO / "meshes" / "drill.ply"
+DRILL_MODEL = REPO / "models" / "drill.onnx"
+
+
+@pytest.fixture(scope="module")
+def drill() -> rp.Target:
+    return rp.Target.from_mesh_file(DRILL_MESH, "m", name="drill")
+
+
+@pytest.fixture(scope="module")
+def tiny(drill):
+    """A network trained with the tiny recipe (seconds) and its ONNX export."""
+    torch = pytest.importorskip("torch", reason="the train extra is part of make test's install")
+    from rigidpose.train import TRAIN_CONFIGS, onnx_bytes, train_keypoints
+
+    torch.manual_seed(0)
+    result = train_keypoints(drill, TRAIN_CONFIGS["tiny"], progress=False)
+    return result, onnx_bytes(result, drill)
+
+
+def test_farthest_point_keypoints_spread_over_the_object(drill):
+    keypoints = farthest_point_keypoints(drill.mesh, 8)
+    assert keypoints.shape == (9, 3)
+    np.testing.assert_allclose(keypoints[0], drill.mesh.bounds.mean(axis=0))
+    gaps = np.linalg.norm(keypoints[:, None] - keypoints[None], axis=2)[np.triu_indices(9, 1)]
+    assert gaps.min() > 0.15 * drill.diameter_m  # spread out, not bunched
+    np.testing.assert_array_equal(keypoints, farthest_point_keypoints(drill.mesh, 8))  # reproducible
+
+
+def test_canonical_pose_is_the_same_for_poses_a_symmetry_makes_alike(rng):
+    half_turn = rp.Pose.from_rvec_tvec([0.0, 0.0, math.pi], [0.0, 0.0, 0.0])  # a box about z
+    for _ in range(20):
+        T = rp.Pose.from_quat(rng.normal(size=4), [0.0, 0.0, 1.0])
+        a, b = canonical_pose(T, [half_turn]), canonical_pose(T @ half_turn, [half_turn])
+        np.testing.assert_allclose(a.as_matrix(), b.as_matrix(), atol=1e-12)
+    T = rp.Pose.from_quat(rng.normal(size=4), [0.0, 0.0, 1.0])
+    assert canonical_pose(T, []) is T
+
+
+def test_decode_heatmaps_finds_gaussian_peaks_to_a_fraction_of_a_pixel(rng):
+    torch = pytest.importorskip("torch")
+    from rigidpose.train.fit import heatmap_targets
+
+    keypoints = rng.uniform(8, 120, (1, 5, 2)).astype(np.float32)
+    heatmaps = heatmap_targets(torch.from_numpy(keypoints), torch.ones(1, 5, dtype=torch.bool), 128, 128)
+    pixels, confidence = decode_heatmaps(heatmaps[0].numpy(), 4)
+    np.testing.assert_allclose(pixels, keypoints[0], atol=0.02)
+    assert np.all(confidence > 0.75)
+
+
+def test_training_images_have_labels_where_the_object_is(drill):
+    from rigidpose.synth.training import TrainingSetOptions, render_training_set
+
+    keypoints = farthest_point_keypoints(drill.mesh, 8)
+    data = render_training_set(
+        drill, keypoints, TrainingSetOptions(count=24, size_px=64, seed=3), progress=False
+    )
+    assert data.images.shape == (24, 64, 64, 3) and data.images.dtype == np.uint8
+    present = ~np.all(data.T_cam_obj == np.eye(4, dtype=np.float32), axis=(1, 2))
+    assert present.sum() >= 15 and not data.labelled[~present].any()
+    labelled = data.labelled
+    assert labelled.any() and not (data.visible & ~labelled).any()  # seen keypoints are labelled ones
+    inside = data.keypoints_px[labelled]
+    assert np.all((inside > -0.5) & (inside < 63.5))
+
+
+def test_tiny_training_lowers_the_loss_and_onnx_matches_torch(tiny):
+    torch = pytest.importorskip("torch")
+    from rigidpose.train.net import Probabilities
+
+    result, model_bytes = tiny
+    losses = np.asarray(result.losses)
+    assert losses[-10:].mean() < 0.8 * losses[:10].mean()
+    model = KeypointModel(model_bytes)
+    np.testing.assert_allclose(model.keypoints_obj, result.keypoints_obj)
+    assert model.stride == 4 and model.input_size == 64 and model.target == "drill"
+    image = np.random.default_rng(5).integers(0, 256, (96, 160, 3), dtype=np.uint8)  # another size
+    with torch.no_grad():
+        expected = Probabilities(result.net)(
+            torch.from_numpy(image.transpose(2, 0, 1)[None].astype(np.float32))
+        )
+    np.testing.assert_allclose(model.heatmaps(image), expected[0].numpy(), atol=1e-4)
+
+
+def test_keypoint_model_rejects_files_that_are_not_one(tmp_path, drill):
+    with pytest.raises(rp.FileFormatError, match="not an ONNX model"):
+        KeypointModel(b"not a model")
+    with pytest.raises(rp.SourceError, match="no such keypoint model"):
+        KeypointModel(tmp_path / "missing.onnx")
+    with pytest.raises(rp.InvalidInputError, match="has no keypoint model"):
+        LearnedDetector(drill)
+
+
+def test_target_keeps_its_keypoint_model_on_disk(tmp_path, tiny, drill):
+    _, model_bytes = tiny
+    target = drill.with_keypoint_model(model_bytes)
+    assert len(target.keypoints_obj) == 9
+    target.save(tmp_path / "drill")
+    loaded = rp.Target.load(tmp_path / "drill")
+    assert loaded.keypoint_model == model_bytes
+    np.testing.assert_allclose(loaded.keypoints_obj, target.keypoints_obj)
+    (tmp_path / "drill" / "keypoints.onnx").unlink()
+    with pytest.raises(rp.FileFormatError, match="keypoints.onnx: missing"):
+        rp.Target.load(tmp_path / "drill")
+
+
+def test_weighted_pose_trusts_confident_keypoints(rng, drill):
+    camera = rp.Camera.from_fov(640, 480, math.radians(60))
+    T = rp.Pose.from_rvec_tvec([0.3, -0.5, 0.2], [0.02, -0.01, 0.5])
+    keypoints = farthest_point_keypoints(drill.mesh, 8)
+    pixels = camera.project(T.apply(keypoints)) + rng.normal(0, 0.3, (9, 2))
+    pixels[3] += [40.0, -30.0]  # a wrong keypoint: RANSAC drops it
+    estimate = solve_weighted_pose(keypoints, pixels, np.full(9, 0.9), camera, threshold_px=5.0)
+    assert estimate is not None and 3 not in estimate.inliers
+    assert rp.pose_distance(estimate.T_cam_obj, T).translation_m < 0.003
+    # a keypoint 4 px off: with a low weight it moves the pose less than with a full one
+    shifted = camera.project(T.apply(keypoints))
+    shifted[5] += [4.0, 0.0]
+    errors = []
+    for weight in (1.0, 0.05):
+        weights = np.ones(9)
+        weights[5] = weight
+        fitted = refine_weighted(keypoints, shifted, weights, camera, T)
+        errors.append(rp.pose_distance(fitted, T).translation_m)
+    assert errors[1] < 0.3 * errors[0]
+    assert solve_weighted_pose(keypoints[:4], pixels[:4], np.ones(4), camera, 5.0) is None  # too few
+
+
+@pytest.mark.skipif(not DRILL_MODEL.is_file(), reason="models/drill.onnx is shipped with the repository")
+def test_shipped_model_tracks_the_drill_on_a_held_out_sequence(tmp_path, drill):
+    from rigidpose.synth import SequenceOptions, TrajectoryOptions, render_sequence
+
+    options = SequenceOptions(
+        frames=30,
+        width=320,
+        height=240,
+        seed=77,
+        background="photo",
+        lighting=True,
+        noise=True,
+        trajectory=TrajectoryOptions(distance=(1.2, 2.0), max_tilt_rad=math.radians(45)),
+    )
+    path = render_sequence(drill, tmp_path / "seq", options, progress=False)
+    target = drill.with_keypoint_model(DRILL_MODEL.read_bytes())
+    ground_truth = [p.T_cam_obj for p in rp.read_poses(path / "gt.jsonl") for p in p.objects]
+    tracker = rp.Tracker([target], rp.Camera.load(path / "camera.yaml"))
+    good = 0
+    with rp.FrameSource(path / "video.mp4") as source:
+        for frame in source:
+            result = tracker.update(frame)[0]
+            if result.T_cam_obj is not None:
+                error = metrics.add(result.T_cam_obj, ground_truth[frame.index], drill.mesh.vertices)
+                good += error < 0.1 * drill.diameter_m
+    assert good >= 0.85 * options.frames
+
+
+def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, drill):
+    pytest.importorskip("torch")
+    drill.save(tmp_path / "drill")
+    code = main(
+        [
+            "train",
+            "--target",
+            str(tmp_path / "drill"),
+            "--out",
+            str(tmp_path / "drill.onnx"),
+            "--config",
+            "tiny",
+            "-q",
+        ]
+    )
+    assert code == 0
+    assert "attached the model" in capsys.readouterr().out
+    assert (tmp_path / "drill.md").is_file()
+    card = (tmp_path / "drill.md").read_text()
+    assert "tiny" in card and "keypoints within 4 px" in card
+    loaded = rp.Target.load(tmp_path / "drill")
+    assert loaded.keypoint_model == (tmp_path / "drill.onnx").read_bytes()
+    assert main(["train", "--target", str(tmp_path / "drill"), "--out", str(tmp_path / "x.pt")]) == 1
+    assert "expected a .onnx file" in capsys.readouterr().err
