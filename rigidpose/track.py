@@ -766,8 +766,7 @@ class Tracker:
 
     def _crop_threshold_px(self, track: _Track, T: Pose) -> float:
         """RANSAC's threshold for keypoints found on a crop: 4 % of the object's size in the frame."""
-        depth = max(float(T.apply(track.learned._centre_obj[None])[0, 2]), 1e-3)
-        return max(2.0, 0.04 * self.camera.fx * track.target.diameter_m / depth)
+        return max(2.0, 0.04 * track.learned.size_px(self.camera, T))
 
     def _observe_learned(self, track: _Track, T_guess: Pose) -> tuple[PoseEstimate | None, Observations]:
         """The network's keypoints on a crop around ``T_guess``, and the pose they give."""

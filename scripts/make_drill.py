@@ -4,7 +4,7 @@ Plain plastic with no print on it, so local features find little: the kind of ob
 keypoint detector is for. The drill lies on its side as on a workbench: its profile (body along
 +x with the chuck in front, the handle and battery along +y) is in the x-y plane, the side with
 the speed knob faces -z (a camera above the bench looks along +z) and the table is at the largest
-z. 21.2 x 21.4 x 6.4 cm, metres, the centre of its bounds on the origin; no symmetry.
+z. 21.5 x 18.6 x 7.0 cm, metres, the centre of its bounds on the origin; no symmetry.
 
     python scripts/make_drill.py [--out meshes/drill.ply]
 """

@@ -115,3 +115,12 @@ def test_rgbd_robot_demo_end_to_end(tmp_path):
     assert (tmp_path / "scene.ply").stat().st_size > 1000 and (tmp_path / "model.ply").stat().st_size > 1000
     T_base_cam = rp.load_transform(tmp_path / "T_base_cam.json")
     assert T_base_cam.translation[2] == 1.2
+
+
+def test_learned_drill_demo_end_to_end(tmp_path):
+    result = run_demo("learned_drill.py", tmp_path)
+    posed = int(result.stdout.split("pose in ")[1].split(" of")[0])
+    within = int(result.stdout.split("(ADD): ")[1].split(" of")[0])
+    assert posed >= 80 and within >= 75  # of 90 frames, a hand passing over the drill
+    assert (tmp_path / "contact_sheet.png").stat().st_size > 10_000
+    assert len(rp.read_poses(tmp_path / "poses.jsonl")) == 90

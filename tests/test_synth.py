@@ -210,3 +210,15 @@ def test_untextured_mesh_silhouette_matches_projection():
     assert np.all(rendered[inner]) and not np.any(rendered & ~outer)
     # lit faces differ in brightness, so the shape reads as a box
     assert np.ptp(view.color[rendered].mean(axis=1)) > 0.15
+
+
+def test_a_larger_hand_covers_more_of_the_frame():
+    from rigidpose.synth.effects import HandOccluder
+
+    covered = []
+    for scale in (1.0, 1.8):
+        hand = HandOccluder(320, 240, 60, np.random.default_rng(4), scale)
+        frame = np.zeros((240, 320, 3), np.float32)
+        middle = hand.start + hand.length // 2  # the hand reaches farthest halfway through its sweep
+        covered.append(float(hand.draw(frame, middle).sum()))
+    assert covered[0] > 0 and covered[1] > 2.5 * covered[0]  # area grows with the square of the size

@@ -186,19 +186,22 @@ class LearnedDetector:
         keep = confidence >= self.options.min_confidence
         return Observations(self.target.name, pixels[keep], self.model.keypoints_obj[keep], confidence[keep])
 
+    def size_px(self, camera: Camera, T_cam_obj: Pose) -> float:
+        """The object's diameter in pixels at ``T_cam_obj`` (at its centre's depth); 0 behind
+        the camera."""
+        depth = float(T_cam_obj.apply(self._centre_obj[None])[0, 2])
+        return camera.fx * self._diameter_m / depth if depth > 1e-3 else 0.0
+
     def crop_box(self, camera: Camera, T_cam_obj: Pose) -> tuple[int, int, int] | None:
         """The square (x0, y0, side) in pixels the network looks at for the object at
         ``T_cam_obj``; None when the object is behind the camera or too small to see."""
-        centre_cam = T_cam_obj.apply(self._centre_obj[None])[0]
-        if centre_cam[2] <= 1e-3:
-            return None
-        centre = camera.project(centre_cam[None])[0]
-        if not np.all(np.isfinite(centre)):
-            return None
-        side = round(camera.fx * self._diameter_m / centre_cam[2] / self.options.fill)
+        side = round(self.size_px(camera, T_cam_obj) / self.options.fill)
         if side < 16:
             return None
-        x0, y0 = (np.round(centre - side / 2.0)).astype(int)
+        centre = camera.project(T_cam_obj.apply(self._centre_obj[None]))[0]
+        if not np.all(np.isfinite(centre)):
+            return None
+        x0, y0 = np.round(centre - side / 2.0).astype(int)
         return int(x0), int(y0), side
 
     def observe(self, image_bgr: np.ndarray, camera: Camera, T_cam_obj: Pose) -> Observations:

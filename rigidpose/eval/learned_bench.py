@@ -75,6 +75,11 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
             ),
         ),
         ("hand-occlusion-2", replace(base, seed=205, occlusion=True)),
+        ("big-hand", replace(base, seed=206, occlusion=True, hand_scale=1.8, background="procedural")),
+        (
+            "exit-twice",
+            replace(base, seed=207, lighting=False, trajectory=replace(base.trajectory, exit=True)),
+        ),
     ]
     paths = []
     for name, options in specs:

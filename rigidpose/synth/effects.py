@@ -79,15 +79,18 @@ def lighting_gain(width: int, height: int, t: float, seed_phase: np.ndarray) -> 
 
 
 class HandOccluder:
-    """A skin-coloured palm with four fingers that sweeps across the frame and back.
+    """A skin-coloured palm with four fingers that sweeps across the frame and back; ``scale``
+    makes it larger (a hand nearer the camera).
 
     ``draw`` paints it over the frame and returns its coverage (H, W) float32 in [0, 1].
     """
 
-    def __init__(self, width: int, height: int, frames: int, rng: np.random.Generator) -> None:
+    def __init__(
+        self, width: int, height: int, frames: int, rng: np.random.Generator, scale: float = 1.0
+    ) -> None:
         self.width, self.height, self.frames = width, height, frames
         self.color = np.array([0.55, 0.65, 0.85], np.float32) * rng.uniform(0.8, 1.1)  # BGR skin tone
-        self.size = rng.uniform(0.22, 0.3) * min(width, height)
+        self.size = rng.uniform(0.22, 0.3) * min(width, height) * scale
         self.start = int(frames * rng.uniform(0.15, 0.3))
         self.length = max(10, int(frames * rng.uniform(0.3, 0.45)))
         self.from_left = bool(rng.uniform() < 0.5)

@@ -69,6 +69,7 @@ class SequenceOptions:
         noise: signal-dependent sensor noise.
         distortion: radial and tangential lens distortion (recorded in camera.yaml).
         occlusion: a hand-like shape sweeps over the object once.
+        hand_scale: the hand's size relative to the usual (about a quarter of the image height).
         supersample: render at this factor and average down (anti-aliasing).
         depth, masks: write BOP depth and mask PNGs.
         depth_noise: the depth as a Kinect-like sensor measures it (``synth.depth.KinectNoise``);
@@ -88,6 +89,7 @@ class SequenceOptions:
     noise: bool = False
     distortion: bool = False
     occlusion: bool = False
+    hand_scale: float = 1.0
     supersample: int = 2
     depth: bool = False
     masks: bool = False
@@ -95,10 +97,17 @@ class SequenceOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.background, "background", BACKGROUNDS)
-        if self.frames < 1 or self.width < 16 or self.height < 16 or self.supersample < 1:
+        if (
+            self.frames < 1
+            or self.width < 16
+            or self.height < 16
+            or self.supersample < 1
+            or self.hand_scale <= 0
+        ):
             raise InvalidInputError(
-                f"expected frames >= 1, a size of at least 16x16 and supersample >= 1, got frames={self.frames}, "
-                f"{self.width}x{self.height}, supersample={self.supersample}"
+                f"expected frames >= 1, a size of at least 16x16, supersample >= 1 and hand_scale > 0, got "
+                f"frames={self.frames}, {self.width}x{self.height}, supersample={self.supersample}, "
+                f"hand_scale={self.hand_scale}"
             )
         if not 0 < self.trajectory.max_tilt_rad <= math.radians(85):
             raise InvalidInputError(
@@ -175,7 +184,7 @@ def render_sequence(
     )
     backdrop = background(options.background, w, h, rng, exclude=(target.name,))  # not the printed photo
     light_phase = rng.uniform(0, 2 * np.pi, 3)
-    occluder = HandOccluder(w, h, options.frames, rng) if options.occlusion else None
+    occluder = HandOccluder(w, h, options.frames, rng, options.hand_scale) if options.occlusion else None
     rays = camera.ray_image() if options.depth else None
     # depth by ray casting at the exact pixel centres: OpenGL's depth comes from one
     # multisample, up to 0.4 px off the centre (about 0.7 mm sideways at 1 m)
