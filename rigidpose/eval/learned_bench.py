@@ -76,6 +76,7 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ),
         ("hand-occlusion-2", replace(base, seed=205, occlusion=True)),
         ("big-hand", replace(base, seed=206, occlusion=True, hand_scale=1.8, background="procedural")),
+        ("hand-resting", replace(base, seed=208, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
         (
             "exit-twice",
             replace(base, seed=207, lighting=False, trajectory=replace(base.trajectory, exit=True)),

@@ -80,13 +80,20 @@ def lighting_gain(width: int, height: int, t: float, seed_phase: np.ndarray) -> 
 
 class HandOccluder:
     """A skin-coloured palm with four fingers that sweeps across the frame and back; ``scale``
-    makes it larger (a hand nearer the camera).
+    makes it larger (a hand nearer the camera), ``hold`` (0 to 0.95) makes it rest at its
+    farthest reach for longer (a hand holding the object down).
 
     ``draw`` paints it over the frame and returns its coverage (H, W) float32 in [0, 1].
     """
 
     def __init__(
-        self, width: int, height: int, frames: int, rng: np.random.Generator, scale: float = 1.0
+        self,
+        width: int,
+        height: int,
+        frames: int,
+        rng: np.random.Generator,
+        scale: float = 1.0,
+        hold: float = 0.0,
     ) -> None:
         self.width, self.height, self.frames = width, height, frames
         self.color = np.array([0.55, 0.65, 0.85], np.float32) * rng.uniform(0.8, 1.1)  # BGR skin tone
@@ -95,13 +102,14 @@ class HandOccluder:
         self.length = max(10, int(frames * rng.uniform(0.3, 0.45)))
         self.from_left = bool(rng.uniform() < 0.5)
         self.row = rng.uniform(0.35, 0.65) * height
+        self.hold = float(np.clip(hold, 0.0, 0.95))
 
     def draw(self, image: np.ndarray, index: int) -> np.ndarray:
         coverage = np.zeros(image.shape[:2], np.float32)
         phase = (index - self.start) / self.length
         if not 0.0 <= phase <= 1.0:
             return coverage
-        reach = math.sin(math.pi * phase)  # in, then out again
+        reach = min(1.0, math.sin(math.pi * phase) / (1.0 - self.hold))  # in, (rest,) then out again
         s = self.size
         x = -1.2 * s + reach * (0.62 * self.width + 1.2 * s)
         if not self.from_left:

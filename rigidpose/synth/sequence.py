@@ -70,6 +70,7 @@ class SequenceOptions:
         distortion: radial and tangential lens distortion (recorded in camera.yaml).
         occlusion: a hand-like shape sweeps over the object once.
         hand_scale: the hand's size relative to the usual (about a quarter of the image height).
+        hand_hold: how long the hand rests at its farthest reach, 0 (not at all) to 0.95.
         supersample: render at this factor and average down (anti-aliasing).
         depth, masks: write BOP depth and mask PNGs.
         depth_noise: the depth as a Kinect-like sensor measures it (``synth.depth.KinectNoise``);
@@ -90,6 +91,7 @@ class SequenceOptions:
     distortion: bool = False
     occlusion: bool = False
     hand_scale: float = 1.0
+    hand_hold: float = 0.0
     supersample: int = 2
     depth: bool = False
     masks: bool = False
@@ -184,7 +186,11 @@ def render_sequence(
     )
     backdrop = background(options.background, w, h, rng, exclude=(target.name,))  # not the printed photo
     light_phase = rng.uniform(0, 2 * np.pi, 3)
-    occluder = HandOccluder(w, h, options.frames, rng, options.hand_scale) if options.occlusion else None
+    occluder = (
+        HandOccluder(w, h, options.frames, rng, options.hand_scale, options.hand_hold)
+        if options.occlusion
+        else None
+    )
     rays = camera.ray_image() if options.depth else None
     # depth by ray casting at the exact pixel centres: OpenGL's depth comes from one
     # multisample, up to 0.4 px off the centre (about 0.7 mm sideways at 1 m)
