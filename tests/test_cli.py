@@ -41,6 +41,18 @@ def test_info_on_each_kind_of_input(tmp_path, capsys):
         (["info", "missing.yaml"], "rigidpose: error: missing.yaml: no such camera file"),
         (["info", "missing.mp4"], "rigidpose: error: missing.mp4: no such file, folder or webcam index"),
         (["info", str(REPO / "Makefile")], "Makefile: cannot open as a video"),
+        (
+            ["train", "--target", str(REPO / "Makefile"), "--out", "m.onnx"],
+            "Makefile: expected a target folder or a mesh file",
+        ),
+        (
+            ["target", "from-mesh", str(REPO / "meshes" / "drill.ply"), "--out", "t", "--model", "nope.onnx"],
+            "nope.onnx: no such keypoint model",
+        ),
+        (
+            ["target", "from-mesh", str(REPO / "meshes" / "drill.ply"), "--out", "t"],
+            "an untextured object needs learned keypoints: rigidpose train, then from-mesh --model",
+        ),
     ],
 )
 def test_user_mistakes_print_one_line_and_exit_non_zero(args, message):

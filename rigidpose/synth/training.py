@@ -268,7 +268,7 @@ class _Scene:
 
     def render(
         self, camera: Camera, T_cam_obj: Pose | None, rng: np.random.Generator, diameter_m: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Colour (S, S, 3) float32 BGR premultiplied by coverage, coverage (S, S) and depth (S, S)
         metres (0 where nothing) of one randomised scene."""
         pyrender = self.pyrender
