@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,6 +23,9 @@ from ..camera import Camera
 from ..errors import BackendMissingError, FileFormatError, InvalidInputError, SourceError
 from ..geometry import Pose
 from .observations import Observations
+
+if TYPE_CHECKING:
+    from ..target import Target
 
 __all__ = ["MODEL_FORMAT", "KeypointModel", "LearnedDetector", "LearnedOptions", "decode_heatmaps"]
 
@@ -171,12 +175,10 @@ class LearnedDetector:
         threads: onnxruntime's threads.
     """
 
-    def __init__(self, target: object, options: LearnedOptions = LearnedOptions(), threads: int = 2) -> None:
-        model = getattr(target, "keypoint_model", None)
+    def __init__(self, target: Target, options: LearnedOptions = LearnedOptions(), threads: int = 2) -> None:
+        model = target.keypoint_model
         if model is None:
-            raise InvalidInputError(
-                f"target {getattr(target, 'name', '?')!r}: has no keypoint model (rigidpose train)"
-            )
+            raise InvalidInputError(f"target {target.name!r}: has no keypoint model (rigidpose train)")
         self.target, self.options = target, options
         self.model = KeypointModel(model, threads)
         self._centre_obj = np.asarray(target.mesh.bounds, dtype=np.float64).mean(axis=0)
