@@ -869,9 +869,10 @@ class Tracker:
         probes = (pixels[:, None, :] + ring[None]).reshape(-1, 2)
         depth, _ = caster.cast(T, self.camera.rays(probes.astype(np.float64)))
         depth = depth.reshape(len(pixels), len(ring))
-        inside = np.all(np.isfinite(depth), axis=1)
-        # ... and each neighbour on the same surface, not across a depth step
-        inside &= np.all(np.abs(depth - depth[:, :1]) < 0.05 * track.target.diameter_m, axis=1)
+        with np.errstate(invalid="ignore"):  # a ray that misses is inf; NaN compares as False
+            same_surface = np.abs(depth - depth[:, :1]) < 0.05 * track.target.diameter_m
+        # on the object, and each neighbour on the same surface, not across a depth step
+        inside = np.all(np.isfinite(depth), axis=1) & np.all(same_surface, axis=1)
         pixels = pixels[inside][: self.options.max_points]
         depth = depth[inside][: self.options.max_points, 0]
         points_cam = self.camera.rays(pixels.astype(np.float64)) * depth[:, None]

@@ -5,8 +5,9 @@ keypoints' exact pixels and visibility. What varies, so a network learns the obj
 rather than one look of it:
 
 - **viewpoint and scale**: a viewing direction from the object's -z side (the side a table
-  leaves seen, ``front_share`` of the images) or from anywhere, any roll, the object's diameter
-  spanning ``scale`` of the image, its centre anywhere in the image (partly outside at times);
+  leaves seen, ``front_share`` of the images) or from anywhere, any roll; framed as the tracker's
+  crops (``crop_share``) or as a whole-frame search sees it (the object's diameter spanning
+  ``scale`` of the image, its centre anywhere, partly outside at times);
 - **appearance**: a random plastic or metal colour (one per part at times), roughness, one or
   two coloured lights from random directions and an ambient level;
 - **clutter**: random boxes, cylinders and spheres around and in front of it, image-space blobs
@@ -64,7 +65,11 @@ class TrainingSetOptions:
         empty_share: share of images without the object.
         front_share: share of viewpoints from the object's -z side (within 80 degrees of -z);
             the rest from anywhere on the sphere.
-        scale: (min, max) of the object's diameter over the image side (log-uniform).
+        scale: (min, max) of the object's diameter over the image side (log-uniform), the
+            object's centre anywhere in the image: what a whole-frame search sees.
+        crop_share: share of images framed as the tracker's crops instead: the diameter 0.6 to
+            0.95 of the side (``LearnedOptions.fill`` is 0.75) and the centre within a tenth of the
+            side of the middle, as a slightly wrong prediction leaves it.
         min_visible: keypoints are labelled only when at least this share of the object's
             silhouette is visible.
     """
@@ -73,8 +78,9 @@ class TrainingSetOptions:
     size_px: int = 128
     seed: int = 0
     empty_share: float = 0.08
-    front_share: float = 0.75
+    front_share: float = 0.9
     scale: tuple[float, float] = (0.3, 1.2)
+    crop_share: float = 0.6
     min_visible: float = 0.2
 
     def __post_init__(self) -> None:
@@ -367,11 +373,12 @@ def render_training_set(
             rays = camera.ray_image()
             T = None
             if rng.uniform() >= options.empty_share:
-                scale = math.exp(rng.uniform(*np.log(options.scale)))
+                as_crop = rng.uniform() < options.crop_share
+                scale = rng.uniform(0.6, 0.95) if as_crop else math.exp(rng.uniform(*np.log(options.scale)))
                 distance = camera.fx * diameter / (scale * size)
                 direction, down = _random_view(rng, options.front_share)
                 T = look_at_pose(centre_obj - distance * direction, centre_obj, down)
-                shift_px = rng.uniform(-0.45, 0.45, 2) * size
+                shift_px = rng.uniform(-1, 1, 2) * (0.1 if as_crop else 0.45) * size
                 T = Pose(T.rotation, T.translation + np.append(shift_px / camera.fx * distance, 0.0))
                 T = canonical_pose(T, target.symmetries)
             color, alpha, depth = scene.render(camera, T, rng, diameter)
