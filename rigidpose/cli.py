@@ -139,12 +139,7 @@ def _cmd_target_from_mesh(args: argparse.Namespace) -> int:
 
     mesh = rp.load_mesh(args.mesh, units=args.units)
     name = args.name or Path(args.mesh).stem
-    model = None
-    if args.model:
-        model_path = Path(args.model)
-        if not model_path.is_file():
-            raise rp.SourceError(f"{model_path}: no such keypoint model")
-        model = model_path.read_bytes()
+    model = rp.KeypointModel(args.model).data if args.model else None  # checked before rendering
     textured = getattr(mesh.visual, "kind", None) == "texture"
     if textured or model is None:
         target, report = target_from_mesh(

@@ -295,6 +295,25 @@ def _ray_to_sheet(T_cam_obj: Pose) -> np.ndarray:
     return np.linalg.inv(np.column_stack([rotation[:, 0], rotation[:, 1], translation]))
 
 
+def _surface_caster(target: Target) -> MeshCaster | None:
+    """Ray casting onto ``target``'s mesh for the surface points a learned target's flow follows;
+    None without open3d (the network then runs on every frame)."""
+    try:
+        return MeshCaster(target.mesh)
+    except BackendMissingError:
+        log.info("%s: open3d is missing: the keypoint network runs on every frame", target.name)
+        return None
+
+
+def _agrees(T: Pose, T_reference: Pose, max_rotation_deg: float, max_share: float) -> bool:
+    """Whether ``T`` is within ``max_rotation_deg`` of ``T_reference`` and within ``max_share`` of
+    its distance from the camera."""
+    change = pose_distance(T, T_reference)
+    return change.rotation_rad <= math.radians(
+        max_rotation_deg
+    ) and change.translation_m <= max_share * float(np.linalg.norm(T_reference.translation))
+
+
 # -- the tracker ------------------------------------------------------------------------------
 @dataclass
 class _Track:
@@ -307,6 +326,7 @@ class _Track:
     learned: LearnedDetector | None = None
     since_learned: int = 0  # frames since the keypoint network last ran
     learned_misses: int = 0  # network runs in a row that found no pose
+    caster: MeshCaster | None = None  # rays onto a learned target's mesh (None without open3d)
     state: str = "searching"
     T_raw: Pose | None = None
     T_before: Pose | None = None  # the raw pose one frame earlier, for the motion model
@@ -382,9 +402,9 @@ class Tracker:
                     None if sheet is None or learned is not None else _SheetWarper(*sheet),
                     PoseSmoother(self.options.smooth_min_cutoff_hz, self.options.smooth_beta, camera.fx),
                     learned,
+                    caster=None if learned is None else _surface_caster(target),
                 )
             )
-        self._casters: dict[str, MeshCaster | None] = {}  # surface points of learned targets
         self._bgr: np.ndarray | None = None
         self._grid: np.ndarray | None = None
         self._previous_gray: np.ndarray | None = None
@@ -417,11 +437,8 @@ class Tracker:
             image, timestamp_ms = frame, None
         if not isinstance(image, np.ndarray) or image.size == 0:
             raise InvalidInputError("frame: expected a non-empty image")
-        gray = (
-            image
-            if image.ndim == 2 and image.dtype == np.uint8
-            else cv2.cvtColor(as_bgr8(image), cv2.COLOR_BGR2GRAY)
-        )
+        bgr = None if image.ndim == 2 and image.dtype == np.uint8 else as_bgr8(image)
+        gray = image if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         self._use_camera_for(gray.shape[1], gray.shape[0])
         dt_s = 1.0 / 30.0
         if timestamp_ms is not None and self._previous_ms is not None and timestamp_ms > self._previous_ms:
@@ -429,11 +446,9 @@ class Tracker:
         self._previous_ms = timestamp_ms
 
         self._frame_features = None
-        self._bgr = image if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8 else None
-        if self._bgr is None and any(t.learned is not None for t in self._tracks):
-            self._bgr = (
-                as_bgr8(image) if image.ndim == 3 else cv2.cvtColor(as_bgr8(image), cv2.COLOR_GRAY2BGR)
-            )
+        if bgr is None and any(t.learned is not None for t in self._tracks):
+            bgr = as_bgr8(image)  # a gray frame, for the keypoint networks
+        self._bgr = bgr
         self.alignments = {}
         results = []
         for track in self._tracks:
@@ -743,10 +758,7 @@ class Tracker:
         )
         if estimate is None:
             return None
-        change = pose_distance(estimate.T_cam_obj, T)
-        if change.rotation_rad > math.radians(10) or change.translation_m > 0.1 * np.linalg.norm(
-            T.translation
-        ):
+        if not _agrees(estimate.T_cam_obj, T, 10.0, 0.1):
             return None  # disagrees with what is being followed: keep following
         inliers = estimate.inliers
         track.points_obj = observations.points_obj[inliers]
@@ -755,11 +767,7 @@ class Tracker:
         return estimate.T_cam_obj
 
     # -- targets found by a keypoint network ----------------------------------------------------
-    def _learned_pose(
-        self, track: _Track, observations: Observations, threshold_px: float
-    ) -> PoseEstimate | None:
-        if len(observations) < 6:
-            return None
+    def _learned_pose(self, observations: Observations, threshold_px: float) -> PoseEstimate | None:
         return solve_weighted_pose(
             observations.points_obj, observations.pixels, observations.scores, self.camera, threshold_px
         )
@@ -772,23 +780,20 @@ class Tracker:
         """The network's keypoints on a crop around ``T_guess``, and the pose they give."""
         track.since_learned = 0
         observations = track.learned.observe(self._bgr, self.camera, T_guess)
-        return self._learned_pose(track, observations, self._crop_threshold_px(track, T_guess)), observations
+        return self._learned_pose(observations, self._crop_threshold_px(track, T_guess)), observations
 
     def _search_learned(self, track: _Track, gray: np.ndarray) -> Pose | None:
         """The network on the whole frame, coarse to fine; a pose found is confirmed by a second
         look on a crop around it (so a single spurious peak pattern is not reported)."""
         for side in self.options.learned.search_sides_px:
             scale = min(1.0, side / max(self.camera.size))
-            rough = self._learned_pose(track, track.learned.search(self._bgr, side), 3.0 / scale)
+            rough = self._learned_pose(track.learned.search(self._bgr, side), 3.0 / scale)
             if rough is None:
                 continue
             estimate, _ = self._observe_learned(track, rough.T_cam_obj)
             if estimate is None:
                 continue
-            change = pose_distance(estimate.T_cam_obj, rough.T_cam_obj)
-            if change.rotation_rad > math.radians(20) or change.translation_m > 0.2 * np.linalg.norm(
-                rough.T_cam_obj.translation
-            ):
+            if not _agrees(estimate.T_cam_obj, rough.T_cam_obj, 20.0, 0.2):
                 continue
             return self._accept_learned(track, gray, estimate)
         return None
@@ -815,10 +820,7 @@ class Tracker:
             track.learned_misses += 1
             return T_flow if track.learned_misses < 2 else None
         if T_flow is not None:
-            change = pose_distance(estimate.T_cam_obj, T_flow)
-            if change.rotation_rad < math.radians(10) and change.translation_m < 0.1 * np.linalg.norm(
-                T_flow.translation
-            ):
+            if _agrees(estimate.T_cam_obj, T_flow, 10.0, 0.1):
                 # one fit to both: the keypoints weigh as much in all as the followed points
                 inliers = estimate.inliers
                 weights = np.concatenate(
@@ -842,14 +844,7 @@ class Tracker:
         """Corners inside the object's image at pose ``T``, with their 3D points on its surface
         (rays cast onto the mesh); a corner whose neighbourhood is not all object is left out
         (half of its patch would be background, which moves differently)."""
-        name = track.target.name
-        if name not in self._casters:
-            try:
-                self._casters[name] = MeshCaster(track.target.mesh)
-            except BackendMissingError:
-                log.info("%s: open3d is missing: the keypoint network runs on every frame", name)
-                self._casters[name] = None
-        caster = self._casters[name]
+        caster = track.caster
         track.points_obj, track.pixels = np.zeros((0, 3)), np.zeros((0, 2), np.float32)
         box = track.learned.crop_box(self.camera, T)
         if caster is None or box is None:

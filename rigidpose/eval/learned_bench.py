@@ -78,7 +78,7 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ("big-hand", replace(base, seed=206, occlusion=True, hand_scale=1.8, background="procedural")),
         ("hand-resting", replace(base, seed=208, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
         (
-            "exit-twice",
+            "exit-reenter-2",
             replace(base, seed=207, lighting=False, trajectory=replace(base.trajectory, exit=True)),
         ),
     ]
@@ -211,7 +211,8 @@ def run_learned_bench(
     mesh = Path(mesh) if mesh is not None else model.parents[1] / "meshes" / f"{keypoint_model.target}.ply"
     if not mesh.is_file():
         raise SourceError(
-            f"{mesh}: the mesh of the model's target {keypoint_model.target!r} is missing (--mesh)"
+            f"{mesh}: no mesh for the model's target {keypoint_model.target!r} "
+            "(expected meshes/<target>.ply beside the models folder)"
         )
     target = Target.from_mesh_file(mesh, "m", name=keypoint_model.target).with_keypoint_model(
         keypoint_model.data

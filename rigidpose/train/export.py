@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._files import atomic_write_text
+from .._files import atomic_file, atomic_write_text
 from ..detect.learned import MODEL_FORMAT
 from ..target import Target
 from .fit import TrainResult
@@ -73,9 +73,8 @@ def export_onnx(result: TrainResult, target: Target, path: str | os.PathLike[str
     """Write the model at ``path`` (atomically) and return the path."""
     path = Path(path)
     data = onnx_bytes(result, target)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_file(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
