@@ -334,6 +334,7 @@ class _Track:
     pixels: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     since_anchor: int = 0  # frames since fresh points were picked
     anchored_points: int = 0  # how many were picked
+    anchored_area_px: int = 0  # a sheet's pixels in the frame when they were picked
     residual_px: float = 0.0
     confidence: float = 0.0
     aligner: DepthAligner | None = None  # made on the first frame with depth
@@ -653,13 +654,17 @@ class Tracker:
         template = cv2.convertScaleAbs(warped, alpha=gain, beta=mean_f - gain * mean_w)
         cv2.copyTo(frame_roi, 1 - valid_u8, template)
 
+        area_px = int(inner.sum())
         refresh = (
             fresh
             or track.since_anchor >= options.reanchor_every
             or len(track.points_obj) < max(0.7 * track.anchored_points, options.min_points * 2)
+            # much more of the sheet in view (entering the frame, coming closer, a hand moving
+            # off): points from the old part alone would pin the pose down poorly
+            or area_px > 1.5 * track.anchored_area_px
         )
         if refresh:
-            spacing = max(5, int(math.sqrt(max(int(inner.sum()), 1) / options.max_points) * 0.7))
+            spacing = max(5, int(math.sqrt(max(area_px, 1) / options.max_points) * 0.7))
             corners = cv2.goodFeaturesToTrack(
                 template, options.max_points, qualityLevel=0.002, minDistance=spacing, mask=inner, blockSize=5
             )
@@ -696,7 +701,7 @@ class Tracker:
         track.points_obj, track.pixels = points_obj[ok][keep], pixels[keep]
         track.residual_px = residual
         if refresh:
-            track.since_anchor, track.anchored_points = 0, int(keep.sum())
+            track.since_anchor, track.anchored_points, track.anchored_area_px = 0, int(keep.sum()), area_px
         track.confidence = float(
             min(1.0, keep.sum() / len(ok)) * min(1.0, keep.sum() / (4.0 * options.min_points))
         )

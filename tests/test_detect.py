@@ -68,3 +68,41 @@ def test_errors(poster):
         FeatureOptions(kind="surf")
     with pytest.raises(rp.InvalidInputError, match="expected as many pixels, points_obj and scores"):
         Observations("x", np.zeros((2, 2)), np.zeros((3, 3)), np.zeros(2))
+
+
+def test_ratio_test_rejects_a_feature_near_one_point_seen_in_many_views(rng):
+    """A sheet's point is in many reference views: a frame feature whose nearest neighbours are
+    all views of that one point is kept only when it is clearly closer than all of them."""
+    import trimesh
+
+    from rigidpose.target import Appearance, Target
+
+    bases = rng.uniform(0, 100, size=(30, 128)).astype(np.float32)
+    views = 12  # more views of each point than the matcher's NEIGHBOURS
+    descriptors = np.repeat(bases, views, axis=0) + rng.normal(0, 1.0, (30 * views, 128)).astype(np.float32)
+    points = np.repeat(rng.uniform(-0.1, 0.1, size=(30, 3)), views, axis=0)
+    target = Target(
+        "synthetic", trimesh.creation.box((0.2, 0.2, 0.2)), appearance=Appearance("sift", descriptors, points)
+    )
+    detector = FeatureDetector(target)
+    assert views > detector.NEIGHBOURS
+    away = rng.normal(0, 1.0, (3, 128)).astype(np.float32)
+    away *= 60.0 / np.linalg.norm(away, axis=1, keepdims=True)
+    queries = np.vstack(
+        [
+            descriptors[[5 * views, 7 * views + 3]],  # exact copies of two views: kept
+            bases[[1, 2, 3]] + away,  # nearest to one point each, but no closer to it than its views
+        ]
+    ).astype(np.float32)
+    observations = detector.match(np.arange(10, dtype=np.float32).reshape(5, 2), queries)
+    assert len(observations) == 2
+    np.testing.assert_allclose(
+        np.sort(observations.points_obj, axis=0), np.sort(points[[5 * views, 7 * views]], axis=0)
+    )
+    assert np.all(observations.scores > 0.9)
+
+
+def test_observations_come_best_first(poster, frame_and_truth):
+    target = planar_target(poster, 0.3, "poster", features="sift")
+    observations = FeatureDetector(target).detect(frame_and_truth[0])
+    assert len(observations) > 30 and np.all(np.diff(observations.scores) <= 0)

@@ -106,6 +106,10 @@ class FeatureOptions:
 class FeatureDetector:
     """Finds ``target`` in frames by matching local features to its appearance."""
 
+    NEIGHBOURS = 8
+    """Nearest reference features looked at per frame feature: a sheet's point is in about 15
+    reference views (scales, tilts), so the nearest few are often all the same point."""
+
     def __init__(self, target: Target, options: FeatureOptions = FeatureOptions()) -> None:
         appearance = target.appearance
         if appearance is None or appearance.detector != options.kind:
@@ -135,12 +139,17 @@ class FeatureDetector:
         this detector's kind) and the target's: one extraction serves several targets.
 
         Lowe's ratio test compares the best neighbour with the best one that is another point
-        of the target (the same point seen in several reference views is not a rival)."""
+        of the target (the same point seen in several reference views is not a rival). When all
+        ``NEIGHBOURS`` nearest are views of one point, the ratio to the farthest of them bounds
+        the true ratio from above and is used instead: such a match is kept only when it is
+        clearly better than all of them. Observations are ordered best first (lowest ratio), as
+        PROSAC sampling in ``solve_pose`` expects; ``scores`` are ``1 - ratio``."""
         if len(pixels) < 2 or len(self.appearance) < 2:
             return Observations.empty(self.target.name)
         query, train, ratios = [], [], []
         points = self.appearance.points_obj
-        for candidates in self.matcher.knnMatch(np.ascontiguousarray(descriptors), k=4):
+        k = min(self.NEIGHBOURS, len(self.appearance))
+        for candidates in self.matcher.knnMatch(np.ascontiguousarray(descriptors), k=k):
             if not candidates:
                 continue
             best = candidates[0]
@@ -150,16 +159,16 @@ class FeatureDetector:
                     for c in candidates[1:]
                     if np.linalg.norm(points[c.trainIdx] - points[best.trainIdx]) > self.same_point_m
                 ),
-                None,
+                candidates[-1],  # all are one point: the farthest bounds the rival's distance
             )
-            if rival is None and len(candidates) < 4:
-                continue  # too few neighbours to judge
-            ratio = 0.0 if rival is None else best.distance / max(rival.distance, 1e-9)
+            ratio = best.distance / max(rival.distance, 1e-9)
             if ratio < self.options.ratio:
                 query.append(best.queryIdx)
                 train.append(best.trainIdx)
                 ratios.append(ratio)
         if not query:
             return Observations.empty(self.target.name)
-        scores = np.clip(1.0 - np.array(ratios), 0.0, 1.0)  # a clearer best match scores higher
+        order = np.argsort(ratios, kind="stable")
+        query, train = np.asarray(query)[order], np.asarray(train)[order]
+        scores = np.clip(1.0 - np.asarray(ratios)[order], 0.0, 1.0)  # a clearer best match scores higher
         return Observations(self.target.name, pixels[query], self.appearance.points_obj[train], scores)
