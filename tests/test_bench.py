@@ -71,6 +71,40 @@ def test_ground_truth_round_trip(sequence):
     assert gt.T_cam_obj[0].allclose(first, atol_rad=1e-9, atol_m=1e-9)
 
 
+def test_versus_baseline_compares_jitter_on_all_and_on_shared_pairs_and_time():
+    from rigidpose.eval.bench import format_versus, versus_baseline
+
+    def result(sequence, tracker, motion_mm, ms):
+        motion = np.asarray(motion_mm, float)
+        return {
+            "row": {"sequence": sequence, "tracker": tracker},
+            "series": {"motion_error_mm": motion, "motion_error_deg": motion / 10, "ms": ms},
+        }
+
+    nan = math.nan
+    results = [
+        # the baseline loses frames 3-4, where ours jumps: its own pairs are the easy ones
+        result("a", "baseline-orb", [nan, 1.0, 1.0, nan, nan], [10.0, 10.0, 20.0]),
+        result("a", "rigidpose", [nan, 0.1, 0.1, 2.0, 2.0], [2.0, 2.0, 2.0]),
+        result("b", "baseline-orb", [nan, nan, nan], [8.0]),  # never a pose pair
+        result("b", "rigidpose", [nan, 0.5, 0.5], [1.0]),
+    ]
+    a, b, pooled = versus_baseline(results)
+    assert a["sequence"] == "a" and a["common_pairs"] == 2
+    assert a["jitter_ratio_mm"] == pytest.approx(math.sqrt((0.02 + 8.0) / 4))
+    assert a["common_jitter_ratio_mm"] == pytest.approx(0.1) and a[
+        "common_jitter_ratio_deg"
+    ] == pytest.approx(0.1)
+    assert a["ms_ratio"] == pytest.approx(0.2)
+    assert (
+        math.isnan(b["jitter_ratio_mm"]) and b["common_pairs"] == 0 and b["ms_ratio"] == pytest.approx(0.125)
+    )
+    assert pooled["sequence"] == "all" and pooled["common_pairs"] == 2
+    assert pooled["ms_ratio"] == pytest.approx(2.0 / 10.0)
+    table = format_versus([a, b, pooled], "rigidpose", "baseline-orb").splitlines()
+    assert table[0].startswith("rigidpose / baseline-orb") and table[3].split()[:2] == ["b", "-"]
+
+
 def test_table_shows_missing_values_as_dashes():
     row = {
         "sequence": "s",

@@ -81,6 +81,16 @@ def test_jitter_of_a_still_object():
     assert all(math.isnan(v) for v in m.jitter([None, GT], truth[:2]))
 
 
+def test_motion_errors_per_frame_pair():
+    truth = [GT] * 4
+    estimates = [rp.Pose.from_rvec_tvec([0, 0, 0], [0.001 * s, 0.0, 1.0]) for s in (0, 1, 1, 3)]
+    estimates[2] = None
+    translation_m, rotation_rad = m.motion_errors(estimates, truth)
+    np.testing.assert_allclose(translation_m, [np.nan, 0.001, np.nan, np.nan])
+    assert rotation_rad[1] == pytest.approx(0.0, abs=1e-12) and np.isnan(rotation_rad[[0, 2, 3]]).all()
+    assert m.rms([3.0, np.nan, 4.0]) == pytest.approx(math.sqrt(12.5)) and math.isnan(m.rms([np.nan]))
+
+
 def test_jitter_ignores_true_motion():
     truth = [rp.Pose.from_rvec_tvec([0, 0.05 * i, 0], [0.01 * i, 0, 1.0]) for i in range(6)]
     assert m.jitter(truth, truth) == pytest.approx((0.0, 0.0), abs=1e-12)

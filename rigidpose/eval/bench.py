@@ -327,7 +327,7 @@ def evaluate(tracker_name: str, gt: GroundTruth, progress: bool = True) -> dict[
     visible = gt.visib_fract >= VISIBLE_FRACTION
     absent = gt.visib_fract <= 0.0
     posed_and_seen = has_pose & ~absent
-    jitter_m, jitter_rad = metrics.jitter(estimates, gt.T_cam_obj)
+    motion_m, motion_rad = metrics.motion_errors(estimates, gt.T_cam_obj)
     ms_median, ms_p95 = metrics.latency_ms(times_ms)
 
     def median(values: np.ndarray) -> float:
@@ -341,8 +341,8 @@ def evaluate(tracker_name: str, gt: GroundTruth, progress: bool = True) -> dict[
         "p_at_5px_pct": 100.0 * metrics.precision_at(alignment_px[visible], 5.0),
         "median_rotation_deg": math.degrees(median(rotation_rad[posed_and_seen])),
         "median_translation_mm": 1000.0 * median(translation_m[posed_and_seen]),
-        "jitter_mm": 1000.0 * jitter_m,
-        "jitter_deg": math.degrees(jitter_rad),
+        "jitter_mm": 1000.0 * metrics.rms(motion_m),
+        "jitter_deg": math.degrees(metrics.rms(motion_rad)),
         "gross_errors": metrics.gross_errors(rotation_rad[~absent]),
         "false_poses": metrics.false_poses(has_pose, ~absent),
         "ms_median": ms_median,
@@ -353,9 +353,86 @@ def evaluate(tracker_name: str, gt: GroundTruth, progress: bool = True) -> dict[
         "rotation_deg": np.degrees(rotation_rad).tolist(),
         "has_pose": has_pose.tolist(),
         "visib_fract": gt.visib_fract.tolist(),
+        "motion_error_mm": (1000.0 * motion_m).tolist(),  # per frame pair; NaN without both poses
+        "motion_error_deg": np.degrees(motion_rad).tolist(),
         "ms": times_ms,
     }
     return {"row": row, "series": series}
+
+
+# -- against a baseline -----------------------------------------------------------------------
+def versus_baseline(
+    results: Sequence[dict[str, Any]], tracker: str = "rigidpose", baseline: str = "baseline-orb"
+) -> list[dict[str, Any]]:
+    """``tracker``'s jitter and time per frame as ratios of ``baseline``'s, per sequence and over
+    all sequences together (``sequence`` "all"): the form the tracker's targets are set in.
+
+    Jitter is compared twice: over each tracker's own frame pairs (the table's columns; a baseline
+    that loses the hard frames is measured on the easy ones) and over the pairs both posed.
+    Ratios are NaN where the baseline has no pose pair. ``results`` are ``evaluate``'s.
+    """
+    by_key = {(r["row"]["sequence"], r["row"]["tracker"]): r for r in results}
+    sequences = list(dict.fromkeys(r["row"]["sequence"] for r in results))
+    pooled: dict[str, list[np.ndarray]] = {k: [] for k in ("ours", "theirs", "ms_ours", "ms_theirs")}
+    out = []
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if np.isfinite(a) and np.isfinite(b) and b > 0 else float("nan")
+
+    def row(
+        name: str, ours: np.ndarray, theirs: np.ndarray, ms_ours: np.ndarray, ms_theirs: np.ndarray
+    ) -> dict:
+        both = np.isfinite(ours[:, 0]) & np.isfinite(theirs[:, 0])
+        return {
+            "sequence": name,
+            "jitter_ratio_mm": ratio(metrics.rms(ours[:, 0]), metrics.rms(theirs[:, 0])),
+            "jitter_ratio_deg": ratio(metrics.rms(ours[:, 1]), metrics.rms(theirs[:, 1])),
+            "common_pairs": int(both.sum()),
+            "common_jitter_ratio_mm": ratio(metrics.rms(ours[both, 0]), metrics.rms(theirs[both, 0])),
+            "common_jitter_ratio_deg": ratio(metrics.rms(ours[both, 1]), metrics.rms(theirs[both, 1])),
+            "ms_ratio": ratio(float(np.median(ms_ours)), float(np.median(ms_theirs))),
+        }
+
+    for sequence in sequences:
+        mine, base = by_key.get((sequence, tracker)), by_key.get((sequence, baseline))
+        if mine is None or base is None:
+            continue
+        ours, theirs = (
+            np.column_stack([r["series"]["motion_error_mm"], r["series"]["motion_error_deg"]])
+            for r in (mine, base)
+        )
+        ms_ours, ms_theirs = (np.asarray(r["series"]["ms"]) for r in (mine, base))
+        out.append(row(sequence, ours, theirs, ms_ours, ms_theirs))
+        for key, value in zip(pooled, (ours, theirs, ms_ours, ms_theirs)):
+            pooled[key].append(value)
+    if len(out) > 1:
+        out.append(row("all", *(np.concatenate(v) for v in pooled.values())))
+    return out
+
+
+def format_versus(rows: Sequence[dict[str, Any]], tracker: str, baseline: str) -> str:
+    """``versus_baseline``'s rows as a table: ratios of ``tracker`` to ``baseline``."""
+    lines = [
+        f"{tracker} / {baseline} (lower is better)",
+        f"{'sequence':24s} {'jitter mm':>9s} {'jitter deg':>10s} {'pairs both':>10s} "
+        f"{'jit mm both':>11s} {'jit deg both':>12s} {'ms median':>9s}",
+    ]
+    for r in rows:
+        cells = [
+            r["jitter_ratio_mm"],
+            r["jitter_ratio_deg"],
+            r["common_pairs"],
+            r["common_jitter_ratio_mm"],
+            r["common_jitter_ratio_deg"],
+            r["ms_ratio"],
+        ]
+        text = [
+            f"{c:d}" if isinstance(c, int) else ("-" if not np.isfinite(c) else f"{c:.2f}") for c in cells
+        ]
+        lines.append(
+            f"{r['sequence']:24s} {text[0]:>9s} {text[1]:>10s} {text[2]:>10s} {text[3]:>11s} {text[4]:>12s} {text[5]:>9s}"
+        )
+    return "\n".join(lines)
 
 
 # -- output ------------------------------------------------------------------------------------
@@ -494,8 +571,10 @@ def run_bench(
         for name in trackers:
             results.append(evaluate(name, gt, progress))
     rows = [r["row"] for r in results]
+    versus = versus_baseline(results)
     document = {
         "rows": rows,
+        "versus_baseline_orb": versus,
         "series": [
             {"sequence": r["row"]["sequence"], "tracker": r["row"]["tracker"], **r["series"]} for r in results
         ],
@@ -510,4 +589,6 @@ def run_bench(
     atomic_write_text(out / "bench.json", json.dumps(document, indent=1) + "\n")
     document["plots"] = [str(p) for p in _plots(results, out)]
     document["table"] = format_table(rows)
+    if versus:
+        document["table"] += "\n\n" + format_versus(versus, "rigidpose", "baseline-orb")
     return document

@@ -27,9 +27,11 @@ __all__ = [
     "jitter",
     "latency_ms",
     "mean_projection_error_px",
+    "motion_errors",
     "mspd",
     "mssd",
     "precision_at",
+    "rms",
     "rotation_error_rad",
     "tracked_share",
     "translation_error_m",
@@ -134,15 +136,17 @@ def false_poses(has_pose: Sequence[bool] | np.ndarray, visible: Sequence[bool] |
     return int(np.sum(np.asarray(has_pose, bool) & ~np.asarray(visible, bool)))
 
 
-def jitter(T_est: Sequence[Pose | None], T_gt: Sequence[Pose]) -> tuple[float, float]:
-    """Frame-to-frame jitter: RMS over consecutive frame pairs that both have an estimate of how
-    much the estimate's motion differs from the truth's.
+def motion_errors(T_est: Sequence[Pose | None], T_gt: Sequence[Pose]) -> tuple[np.ndarray, np.ndarray]:
+    """How much the estimate's frame-to-frame motion differs from the truth's, per frame.
 
-    Translation: ``(t_est[i] - t_est[i-1]) - (t_gt[i] - t_gt[i-1])``, metres. Rotation: the angle
-    between ``R_est[i] R_est[i-1]^T`` and ``R_gt[i] R_gt[i-1]^T``, radians. NaN, NaN without pairs.
+    Entry ``i`` compares the motion from frame ``i - 1`` to ``i``: translation
+    ``|(t_est[i] - t_est[i-1]) - (t_gt[i] - t_gt[i-1])|``, metres, and the angle between
+    ``R_est[i] R_est[i-1]^T`` and ``R_gt[i] R_gt[i-1]^T``, radians. Two (N,) arrays, N the
+    shorter length; NaN at frame 0 and wherever either frame of the pair has no estimate.
     """
-    translation, rotation = [], []
-    for i in range(1, min(len(T_est), len(T_gt))):
+    count = min(len(T_est), len(T_gt))
+    translation, rotation = np.full(count, np.nan), np.full(count, np.nan)
+    for i in range(1, count):
         a, b = T_est[i - 1], T_est[i]
         if a is None or b is None:
             continue
@@ -151,11 +155,22 @@ def jitter(T_est: Sequence[Pose | None], T_gt: Sequence[Pose]) -> tuple[float, f
             T_gt[i].rotation @ T_gt[i - 1].rotation.T, T_gt[i].translation - T_gt[i - 1].translation
         )
         distance = pose_distance(motion_est, motion_gt)
-        translation.append(distance.translation_m)
-        rotation.append(distance.rotation_rad)
-    if not translation:
-        return float("nan"), float("nan")
-    return float(np.sqrt(np.mean(np.square(translation)))), float(np.sqrt(np.mean(np.square(rotation))))
+        translation[i], rotation[i] = distance.translation_m, distance.rotation_rad
+    return translation, rotation
+
+
+def rms(values: Sequence[float] | np.ndarray) -> float:
+    """Root mean square of the finite values; NaN when there are none."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.sqrt(np.mean(np.square(values)))) if values.size else float("nan")
+
+
+def jitter(T_est: Sequence[Pose | None], T_gt: Sequence[Pose]) -> tuple[float, float]:
+    """Frame-to-frame jitter: the RMS of ``motion_errors`` over consecutive frame pairs that both
+    have an estimate, (metres, radians). NaN, NaN without pairs."""
+    translation, rotation = motion_errors(T_est, T_gt)
+    return rms(translation), rms(rotation)
 
 
 def latency_ms(samples_ms: Sequence[float] | np.ndarray) -> tuple[float, float]:
