@@ -14,7 +14,8 @@ Per target and frame::
   constant-velocity model predicts (lens distortion included) and points whose 3D coordinates
   are exact are tracked by pyramidal Lucas-Kanade from that warp into the frame: nothing drifts,
   and the warp already carries the motion's rotation, scale and perspective; fresh points are
-  picked every ``reanchor_every`` frames or when many were dropped. Any other target: its
+  picked every ``reanchor_every`` frames, when many were dropped or when 1.5 times more of the
+  sheet is in view than when they were picked (it enters the frame). Any other target: its
   matched points are moved by Lucas-Kanade from the previous frame, and it is detected again
   around its predicted place every ``redetect_every`` frames. Either way the pose is refined
   (Levenberg-Marquardt) from the prediction, and points that no longer fit it (an occluding
@@ -629,8 +630,9 @@ class Tracker:
         the warp into the frame and fit the pose to them: no drift, and the warp already carries
         the motion's rotation, scale and perspective, which plain frame-to-frame flow does not.
 
-        The points followed so far are reused unless ``fresh``, they thinned out or
-        ``reanchor_every`` frames passed; then new corners are picked in the warp. Replaces the
+        The points followed so far are reused unless ``fresh``, they thinned out, much more of
+        the sheet is in view or ``reanchor_every`` frames passed; then new corners are picked in
+        the warp. Replaces the
         tracked points on success; None when fewer than ``min_share`` of the points fit.
         """
         options = self.options
