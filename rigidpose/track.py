@@ -632,8 +632,8 @@ class Tracker:
 
         The points followed so far are reused unless ``fresh``, they thinned out, much more of
         the sheet is in view or ``reanchor_every`` frames passed; then new corners are picked in
-        the warp. Replaces the
-        tracked points on success; None when fewer than ``min_share`` of the points fit.
+        the warp. Replaces the tracked points on success; None when fewer than ``min_share`` of
+        the points fit.
         """
         options = self.options
         sheet = track.sheet
