@@ -265,7 +265,7 @@ def solve_weighted_pose(
     """Robust pose from a few matches of known reliability (a keypoint network's).
 
     RANSAC with EPnP over the matches, then ``refine_weighted`` on the inliers. The confidence
-    is the inliers' mean weight times their share of ``min_inliers`` (capped at 1).
+    is the inliers' mean weight times their count over ``1.5 * min_inliers`` (capped at 1).
 
     Args:
         points_obj: (N, 3) metres, object frame.

@@ -127,7 +127,7 @@ class TrackerOptions:
             or self.learned_every < 1
         ):
             raise InvalidInputError(
-                "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0 "
+                "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0, "
                 "depth_every >= 1 and learned_every >= 1"
             )
         if self.max_residual_px <= 0 or self.smooth_min_cutoff_hz < 0 or self.smooth_beta < 0:
@@ -310,9 +310,11 @@ def _agrees(T: Pose, T_reference: Pose, max_rotation_deg: float, max_share: floa
     """Whether ``T`` is within ``max_rotation_deg`` of ``T_reference`` and within ``max_share`` of
     its distance from the camera."""
     change = pose_distance(T, T_reference)
-    return change.rotation_rad <= math.radians(
-        max_rotation_deg
-    ) and change.translation_m <= max_share * float(np.linalg.norm(T_reference.translation))
+    distance_m = float(np.linalg.norm(T_reference.translation))
+    return (
+        change.rotation_rad <= math.radians(max_rotation_deg)
+        and change.translation_m <= max_share * distance_m
+    )
 
 
 # -- the tracker ------------------------------------------------------------------------------
@@ -869,14 +871,13 @@ class Tracker:
         pixels = corners.reshape(-1, 2) + np.array([x0, y0], np.float32)
         ring = np.array([[0, 0], [4, 0], [-4, 0], [0, 4], [0, -4]], np.float32)
         probes = (pixels[:, None, :] + ring[None]).reshape(-1, 2)
-        depth, _ = caster.cast(T, self.camera.rays(probes.astype(np.float64)))
-        depth = depth.reshape(len(pixels), len(ring))
+        rays = self.camera.rays(probes.astype(np.float64)).reshape(len(pixels), len(ring), 3)
+        depth, _ = caster.cast(T, rays)  # (corners, ring): column 0 is the corner itself
         with np.errstate(invalid="ignore"):  # a ray that misses is inf; NaN compares as False
             same_surface = np.abs(depth - depth[:, :1]) < 0.05 * track.target.diameter_m
         # on the object, and each neighbour on the same surface, not across a depth step
         inside = np.all(np.isfinite(depth), axis=1) & np.all(same_surface, axis=1)
         pixels = pixels[inside][: self.options.max_points]
-        depth = depth[inside][: self.options.max_points, 0]
-        points_cam = self.camera.rays(pixels.astype(np.float64)) * depth[:, None]
+        points_cam = (rays[inside, 0] * depth[inside, :1])[: self.options.max_points]
         track.points_obj = T.inv().apply(points_cam)
         track.pixels = pixels.astype(np.float32)

@@ -373,7 +373,7 @@ def versus_baseline(
     """
     by_key = {(r["row"]["sequence"], r["row"]["tracker"]): r for r in results}
     sequences = list(dict.fromkeys(r["row"]["sequence"] for r in results))
-    pooled: dict[str, list[np.ndarray]] = {k: [] for k in ("ours", "theirs", "ms_ours", "ms_theirs")}
+    parts = []  # per sequence: (ours, theirs, ms_ours, ms_theirs)
     out = []
 
     def ratio(a: float, b: float) -> float:
@@ -402,11 +402,10 @@ def versus_baseline(
             for r in (mine, base)
         )
         ms_ours, ms_theirs = (np.asarray(r["series"]["ms"]) for r in (mine, base))
-        out.append(row(sequence, ours, theirs, ms_ours, ms_theirs))
-        for key, value in zip(pooled, (ours, theirs, ms_ours, ms_theirs)):
-            pooled[key].append(value)
-    if len(out) > 1:
-        out.append(row("all", *(np.concatenate(v) for v in pooled.values())))
+        parts.append((ours, theirs, ms_ours, ms_theirs))
+        out.append(row(sequence, *parts[-1]))
+    if len(parts) > 1:
+        out.append(row("all", *(np.concatenate(column) for column in zip(*parts))))
     return out
 
 
