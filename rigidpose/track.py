@@ -48,7 +48,7 @@ from .detect.features import FeatureDetector, FeatureOptions, extract_features
 from .detect.learned import LearnedDetector, LearnedOptions
 from .detect.observations import Observations
 from .errors import BackendMissingError, InvalidInputError
-from .geometry import Pose, pose_distance
+from .geometry import Pose, _rotation_log, pose_distance
 from .io import Frame, ObjectPose, as_bgr8
 from .solve import PoseEstimate, SolveOptions, refine_weighted, solve_pose, solve_weighted_pose
 from .target import Target
@@ -175,21 +175,18 @@ class PoseSmoother:
             self._velocity = np.zeros(6)
             return T_raw
         # velocity (rotation rate, translation rate relative to the distance), filtered as a
-        # vector so that noise averages out instead of adding up
-        step_rvec, _ = Pose(T_raw.rotation @ self._last_raw.rotation.T, np.zeros(3)).as_rvec_tvec()
-        distance = max(float(np.linalg.norm(T_raw.translation)), 1e-3)
-        velocity = (
-            np.concatenate([step_rvec, (T_raw.translation - self._last_raw.translation) / distance]) / dt_s
-        )
+        # vector so that noise averages out instead of adding up; raw matrices, one Pose at the end
+        R_raw, t_raw = T_raw.rotation, T_raw.translation
+        R_smooth, t_smooth = self._smoothed.rotation, self._smoothed.translation
+        step_rvec = _rotation_log(R_raw @ self._last_raw.rotation.T)
+        distance = max(float(np.linalg.norm(t_raw)), 1e-3)
+        velocity = np.concatenate([step_rvec, (t_raw - self._last_raw.translation) / distance]) / dt_s
         self._velocity += self._alpha(self.derivative_cutoff_hz, dt_s) * (velocity - self._velocity)
         speed_px_s = self.focal_px * (np.linalg.norm(self._velocity[:3]) + np.linalg.norm(self._velocity[3:]))
         alpha = self._alpha(self.min_cutoff_hz + self.beta * float(speed_px_s), dt_s)
-        towards, _ = Pose(T_raw.rotation @ self._smoothed.rotation.T, np.zeros(3)).as_rvec_tvec()
-        rotation = Pose.from_rvec_tvec(alpha * towards, np.zeros(3)).rotation @ self._smoothed.rotation
-        translation = self._smoothed.translation + alpha * (T_raw.translation - self._smoothed.translation)
-        self._smoothed = Pose.from_matrix(
-            np.vstack([np.column_stack([rotation, translation]), [0, 0, 0, 1]]), orthonormalize=True
-        )
+        towards = _rotation_log(R_raw @ R_smooth.T)
+        rotation = cv2.Rodrigues(alpha * towards)[0] @ R_smooth
+        self._smoothed = Pose(rotation, t_smooth + alpha * (t_raw - t_smooth))
         self._last_raw = T_raw
         return self._smoothed
 
@@ -240,37 +237,44 @@ class _SheetWarper:
         return x0, y0, x1, y1
 
     def warp(
-        self, grid: np.ndarray, T_cam_obj: Pose, roi: tuple[int, int, int, int]
+        self, grid: np.ndarray, focal_px: float, T_cam_obj: Pose, roi: tuple[int, int, int, int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """The sheet as a camera at ``T_cam_obj`` would see it inside ``roi``.
 
         ``grid`` is ``_normalized_grid(camera, GRID_STEP)``: the exact mapping is computed on it
-        and interpolated in between. Returns warped (h, w) uint8 and valid (h, w) bool, the
-        pixels that show the sheet.
+        and interpolated in between; ``focal_px`` is the camera's focal length (its geometric
+        mean). Returns warped (h, w) uint8 and valid (h, w) bool, the pixels that show the sheet.
         """
         x0, y0, x1, y1 = roi
         step = self.GRID_STEP
         g0x, g0y = x0 // step, y0 // step
         g1x, g1y = -(-x1 // step), -(-y1 // step)  # ceil
         coarse = grid[g0y:g1y, g0x:g1x]
-        rays = np.concatenate([coarse, np.ones(coarse.shape[:2] + (1,))], axis=-1)
-        plane = rays @ _ray_to_sheet(T_cam_obj).T
-        in_front = plane[..., 2] > 1e-12
-        sheet_xy = plane[..., :2] / np.where(in_front, plane[..., 2], 1.0)[..., None]
-        sheet_xy[~in_front] = np.nan
-        # the image pyramid level whose pixels are about the size of a frame pixel:
-        # sqrt |det d(sheet xy) / d(u, v)| is metres per frame pixel
-        dx_du, dx_dv = np.gradient(sheet_xy[..., 0], step, axis=(1, 0))
-        dy_du, dy_dv = np.gradient(sheet_xy[..., 1], step, axis=(1, 0))
-        m_per_px = np.sqrt(np.abs(dx_du * dy_dv - dx_dv * dy_du))
-        m_per_px = float(np.nanmedian(m_per_px)) if np.any(np.isfinite(m_per_px)) else self.scale_m
+        to_sheet = _ray_to_sheet(T_cam_obj)  # ray (x, y, 1) -> sheet (X, Y, W), up to scale
+        # W is linear in the ray: > 0 where the ray meets the sheet's plane in front of the camera
+        w = coarse[..., 0] * to_sheet[2, 0] + coarse[..., 1] * to_sheet[2, 1] + to_sheet[2, 2]
+        in_front = w > 1e-12
+        if not in_front.any():
+            return np.zeros((y1 - y0, x1 - x0), np.uint8), np.zeros((y1 - y0, x1 - x0), bool)
+        # the image pyramid level whose pixels are about the size of a frame pixel: a projective
+        # map's Jacobian determinant is det(H) / W^3, so metres per frame pixel are
+        # sqrt(|det H| / W^3) / focal (at the median W of the rays that meet the sheet)
+        m_per_px = math.sqrt(abs(np.linalg.det(to_sheet)) / float(np.median(w[in_front])) ** 3) / focal_px
         level = int(
             np.clip(math.floor(math.log2(max(m_per_px / self.scale_m, 1.0))), 0, len(self.levels) - 1)
         )
+        # ray -> pixel of that level (pixel-centre convention at every level)
         factor = 2.0**level
-        # sheet (x, y) -> pixel of that level (pixel-centre convention at every level)
-        source_xy = (sheet_xy / self.scale_m + np.array(self.size) / 2.0) / factor - 0.5
-        coarse_map = np.nan_to_num(source_xy, nan=-1e4).astype(np.float32)
+        to_pixel = np.array(
+            [
+                [1.0 / (self.scale_m * factor), 0.0, self.size[0] / (2.0 * factor) - 0.5],
+                [0.0, 1.0 / (self.scale_m * factor), self.size[1] / (2.0 * factor) - 0.5],
+                [0.0, 0.0, 1.0],
+            ]
+        )
+        coarse_map = cv2.perspectiveTransform(coarse.reshape(-1, 1, 2), to_pixel @ to_sheet)
+        coarse_map = coarse_map.reshape(coarse.shape).astype(np.float32)
+        coarse_map[~in_front] = -1e4  # no sheet there
         # every pixel of the roi (see _normalized_grid), then the roi's part of it
         fine_map = cv2.resize(coarse_map, (coarse_map.shape[1] * step, coarse_map.shape[0] * step))
         fine_map = fine_map[y0 - g0y * step : y1 - g0y * step, x0 - g0x * step : x1 - g0x * step]
@@ -505,6 +509,7 @@ class Tracker:
         if (width, height) == self.camera.size:
             if self._grid is None and any(t.sheet is not None for t in self._tracks):
                 self._grid = _normalized_grid(self.camera, _SheetWarper.GRID_STEP)
+                self._focal_px = math.sqrt(self.camera.fx * self.camera.fy)
             return
         # a resized stream: scale the camera once (raises for a different aspect ratio)
         log.info("frames are %dx%d, camera is %dx%d: scaling the camera", width, height, *self.camera.size)
@@ -645,7 +650,7 @@ class Tracker:
             return None
         x0, y0, x1, y1 = roi
         origin = np.array([x0, y0], np.float32)
-        warped, valid = sheet.warp(self._grid, T, roi)
+        warped, valid = sheet.warp(self._grid, self._focal_px, T, roi)
         frame_roi = gray[y0:y1, x0:x1]
         valid_u8 = valid.astype(np.uint8)
         # points on the sheet, its outline included: the template shows the frame's own pixels
