@@ -13,7 +13,9 @@ Per target and frame::
 - **Follow** (every frame while tracking). A sheet: its image is warped into the pose a
   constant-velocity model predicts (lens distortion included) and points whose 3D coordinates
   are exact are tracked by pyramidal Lucas-Kanade from that warp into the frame: nothing drifts,
-  and the warp already carries the motion's rotation, scale and perspective; fresh points are
+  and the warp already carries the motion's rotation, scale and perspective (when the fitted pose
+  lands more than a pixel from the prediction, the sheet is warped again into it and followed
+  once more, so a poor prediction does not lean the flow towards itself); fresh points are
   picked every ``reanchor_every`` frames, when many were dropped or when 1.5 times more of the
   sheet is in view than when they were picked (it enters the frame). Any other target: its
   matched points are moved by Lucas-Kanade from the previous frame, and it is detected again
@@ -75,6 +77,8 @@ class TrackerOptions:
         redetect_every: frames between detections around a non-sheet target's predicted place.
         flow_window_px: Lucas-Kanade window side, pixels.
         flow_levels: Lucas-Kanade pyramid levels above full resolution.
+        rewarp_px: a sheet whose fitted pose moved its corners farther than this (pixels) from the
+            pose its image was warped into is warped and followed again from the fitted pose.
         max_residual_px: a followed point farther than this from the refined pose's projection is
             dropped.
         smooth_min_cutoff_hz: one-euro filter cutoff at rest, Hz; lower is steadier. 0 disables
@@ -98,6 +102,7 @@ class TrackerOptions:
     redetect_every: int = 10
     flow_window_px: int = 21
     flow_levels: int = 3
+    rewarp_px: float = 1.0
     max_residual_px: float = 3.0
     smooth_min_cutoff_hz: float = 1.0
     smooth_beta: float = 0.5
@@ -130,9 +135,14 @@ class TrackerOptions:
                 "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0, "
                 "depth_every >= 1 and learned_every >= 1"
             )
-        if self.max_residual_px <= 0 or self.smooth_min_cutoff_hz < 0 or self.smooth_beta < 0:
+        if (
+            self.max_residual_px <= 0
+            or self.rewarp_px <= 0
+            or self.smooth_min_cutoff_hz < 0
+            or self.smooth_beta < 0
+        ):
             raise InvalidInputError(
-                "expected max_residual_px > 0, smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
+                "expected max_residual_px > 0, rewarp_px > 0, smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
             )
 
 
@@ -641,7 +651,28 @@ class Tracker:
         the sheet is in view or ``reanchor_every`` frames passed; then new corners are picked in
         the warp. Replaces the tracked points on success; None when fewer than ``min_share`` of
         the points fit.
+
+        When the fitted pose moved the sheet's corners more than ``rewarp_px`` away from ``T`` (a
+        rough detection, a poor prediction), the warp showed the sheet a little rotated, scaled
+        and sheared against the frame, and the flow's fixed windows leaned towards ``T``: the
+        sheet is warped again into the fitted pose and the same points followed once more.
         """
+        T_fit = self._warp_and_fit(track, gray, T, min_share, fresh)
+        if T_fit is None:
+            return None
+        corners = track.sheet.corners_obj
+        # NaN (a corner behind the camera) compares False: no second pass
+        shift_px = np.abs(
+            self.camera.project(T_fit.apply(corners)) - self.camera.project(T.apply(corners))
+        ).max()
+        if not shift_px > self.options.rewarp_px:
+            return T_fit
+        return self._warp_and_fit(track, gray, T_fit, min_share, fresh=False) or T_fit
+
+    def _warp_and_fit(
+        self, track: _Track, gray: np.ndarray, T: Pose, min_share: float, fresh: bool
+    ) -> Pose | None:
+        """One pass of ``_reanchor_sheet``: warp into ``T``, follow points, fit."""
         options = self.options
         sheet = track.sheet
         assert sheet is not None and self._grid is not None

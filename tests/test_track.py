@@ -98,6 +98,30 @@ def test_tracks_a_moving_sheet_accurately_and_steadily(sheets, background):
     assert jitter_m < 0.002 and jitter_rad < math.radians(0.3)
 
 
+@pytest.mark.parametrize("tilt_deg, distance_m", [(60, 0.6), (70, 1.0)])
+def test_a_sudden_move_is_warped_again_and_fitted_as_well_as_at_rest(
+    sheets, background, tilt_deg, distance_m
+):
+    """Detected at rest, then a jump of about 5 degrees per axis (no velocity known yet): the sheet
+    warped into the stale pose leans the flow towards it; warping again into the fitted pose
+    removes that."""
+    image, target = sheets[0]
+    tilt = math.radians(tilt_deg)
+    T_rest = rp.Pose.from_rvec_tvec([tilt, 0.2, 0.3], [0.02, -0.01, distance_m])
+    T_moved = rp.Pose.from_rvec_tvec([tilt + 0.08, 0.12, 0.38], [0.03, -0.005, distance_m * 1.03])
+    errors_px = []
+    for rewarp_px in (float("inf"), rp.TrackerOptions().rewarp_px):
+        tracker = rp.Tracker([target], CAMERA, rp.TrackerOptions(rewarp_px=rewarp_px, smooth_min_cutoff_hz=0))
+        for i, T_true in enumerate((T_rest, T_moved)):
+            frame = background.copy()
+            paint(frame, image, target, T_true)
+            (result,) = tracker.update(rp.Frame(i, i * 1000 / 30, frame))
+            assert result.state == "tracking"
+        errors_px.append(corner_error_px(target, result.T_cam_obj, T_moved))
+    once, again = errors_px
+    assert again < 0.5 and again < 0.7 * once
+
+
 def test_states_and_no_pose_when_the_sheet_is_gone(sheets, background):
     image, target = sheets[0]
     tracker = rp.Tracker([target], CAMERA)
