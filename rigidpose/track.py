@@ -247,13 +247,13 @@ class _SheetWarper:
         return x0, y0, x1, y1
 
     def warp(
-        self, grid: np.ndarray, focal_px: float, T_cam_obj: Pose, roi: tuple[int, int, int, int]
+        self, grid: np.ndarray, camera: Camera, T_cam_obj: Pose, roi: tuple[int, int, int, int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """The sheet as a camera at ``T_cam_obj`` would see it inside ``roi``.
 
         ``grid`` is ``_normalized_grid(camera, GRID_STEP)``: the exact mapping is computed on it
-        and interpolated in between; ``focal_px`` is the camera's focal length (its geometric
-        mean). Returns warped (h, w) uint8 and valid (h, w) bool, the pixels that show the sheet.
+        and interpolated in between. Returns warped (h, w) uint8 and valid (h, w) bool, the
+        pixels that show the sheet.
         """
         x0, y0, x1, y1 = roi
         step = self.GRID_STEP
@@ -262,14 +262,15 @@ class _SheetWarper:
         coarse = grid[g0y:g1y, g0x:g1x]
         to_sheet = _ray_to_sheet(T_cam_obj)  # ray (x, y, 1) -> sheet (X, Y, W), up to scale
         # W is linear in the ray: > 0 where the ray meets the sheet's plane in front of the camera
-        w = coarse[..., 0] * to_sheet[2, 0] + coarse[..., 1] * to_sheet[2, 1] + to_sheet[2, 2]
-        in_front = w > 1e-12
+        plane_w = coarse[..., 0] * to_sheet[2, 0] + coarse[..., 1] * to_sheet[2, 1] + to_sheet[2, 2]
+        in_front = plane_w > 1e-12
         if not in_front.any():
             return np.zeros((y1 - y0, x1 - x0), np.uint8), np.zeros((y1 - y0, x1 - x0), bool)
         # the image pyramid level whose pixels are about the size of a frame pixel: a projective
         # map's Jacobian determinant is det(H) / W^3, so metres per frame pixel are
         # sqrt(|det H| / W^3) / focal (at the median W of the rays that meet the sheet)
-        m_per_px = math.sqrt(abs(np.linalg.det(to_sheet)) / float(np.median(w[in_front])) ** 3) / focal_px
+        plane_w = float(np.median(plane_w[in_front]))
+        m_per_px = math.sqrt(abs(np.linalg.det(to_sheet)) / plane_w**3 / (camera.fx * camera.fy))
         level = int(
             np.clip(math.floor(math.log2(max(m_per_px / self.scale_m, 1.0))), 0, len(self.levels) - 1)
         )
@@ -519,7 +520,6 @@ class Tracker:
         if (width, height) == self.camera.size:
             if self._grid is None and any(t.sheet is not None for t in self._tracks):
                 self._grid = _normalized_grid(self.camera, _SheetWarper.GRID_STEP)
-                self._focal_px = math.sqrt(self.camera.fx * self.camera.fy)
             return
         # a resized stream: scale the camera once (raises for a different aspect ratio)
         log.info("frames are %dx%d, camera is %dx%d: scaling the camera", width, height, *self.camera.size)
@@ -681,7 +681,7 @@ class Tracker:
             return None
         x0, y0, x1, y1 = roi
         origin = np.array([x0, y0], np.float32)
-        warped, valid = sheet.warp(self._grid, self._focal_px, T, roi)
+        warped, valid = sheet.warp(self._grid, self.camera, T, roi)
         frame_roi = gray[y0:y1, x0:x1]
         valid_u8 = valid.astype(np.uint8)
         # points on the sheet, its outline included: the template shows the frame's own pixels
