@@ -227,10 +227,6 @@ class DepthAligner:
         step = max(1, round(math.sqrt((u1 - u0 + 1) * (v1 - v0 + 1) / self.options.model_points)))
         return np.arange(v0, v1 + 1, step), np.arange(u0, u1 + 1, step), step
 
-    def _cast(self, T_cam_obj: Pose, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The model's depth (R, C) on the grid's rays (inf where missed) and normals (R, C, 3)."""
-        return self._caster.cast(T_cam_obj, self._rays[np.ix_(rows, cols)])
-
     # -- refinement ---------------------------------------------------------------------------
     def refine(self, T_cam_obj: Pose, depth_m: np.ndarray) -> Alignment:
         """Refine ``T_cam_obj`` (object -> camera, metres) with ``depth_m`` ((H, W) metres along z,
@@ -250,11 +246,11 @@ class DepthAligner:
         if grid is None:
             return keep_input("the object is not in the image")
         rows, cols, step = grid
-        z_model, normals = self._cast(T_cam_obj, rows, cols)
+        rays = self._rays[np.ix_(rows, cols)]  # (R, C, 3), the grid's rays
+        z_model, normals = self._caster.cast(T_cam_obj, rays)  # (R, C) depth, inf where missed
         hit = np.isfinite(z_model)
         if hit.sum() < self.options.min_points:
             return keep_input(f"too few model points in view ({int(hit.sum())})")
-        rays = self._rays[np.ix_(rows, cols)]
         T_obj_cam = T_cam_obj.inv()
         model_obj = T_obj_cam.apply((rays * z_model[..., None])[hit])
         model_normals = normals[hit]
@@ -301,7 +297,7 @@ class DepthAligner:
         moved = pose_distance(T_new, T_cam_obj)
         tolerance = max(3.0 * spread, self.options.min_distance_m)
         before = _fitness(z_model, z_seen, tolerance)  # the input pose's depth was cast above
-        after = _fitness(self._cast(T_new, rows, cols)[0], z_seen, tolerance)
+        after = _fitness(self._caster.cast(T_new, rays)[0], z_seen, tolerance)
         result = Alignment(
             T_new, T_cam_obj, True, "", after, before, rmse, tolerance, degenerate, scene_cam, model_obj
         )
