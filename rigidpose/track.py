@@ -274,12 +274,13 @@ class _SheetWarper:
         level = int(
             np.clip(math.floor(math.log2(max(m_per_px / self.scale_m, 1.0))), 0, len(self.levels) - 1)
         )
-        # ray -> pixel of that level (pixel-centre convention at every level)
+        # ray -> pixel of that level: cv2.pyrDown centres pixel i of a level on pixel 2i of the
+        # level below, so level-0 pixel x (centre convention) is x / 2^level there
         factor = 2.0**level
         to_pixel = np.array(
             [
-                [1.0 / (self.scale_m * factor), 0.0, self.size[0] / (2.0 * factor) - 0.5],
-                [0.0, 1.0 / (self.scale_m * factor), self.size[1] / (2.0 * factor) - 0.5],
+                [1.0 / (self.scale_m * factor), 0.0, (self.size[0] - 1.0) / (2.0 * factor)],
+                [0.0, 1.0 / (self.scale_m * factor), (self.size[1] - 1.0) / (2.0 * factor)],
                 [0.0, 0.0, 1.0],
             ]
         )
