@@ -45,14 +45,22 @@ def background():
     return cv2.GaussianBlur(cv2.resize(noise, (640, 480), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
 
 
-def paint(frame: np.ndarray, image: np.ndarray, target: rp.Target, T_cam_obj: rp.Pose) -> None:
-    """Warp ``image`` (the sheet) into ``frame`` where ``CAMERA`` at ``T_cam_obj`` sees it."""
+def sheet_homography(
+    image: np.ndarray, target: rp.Target, T_cam_obj: rp.Pose, camera: rp.Camera
+) -> np.ndarray:
+    """(3, 3): pixel centres of ``image`` (the sheet) -> pixels where ``camera`` at ``T_cam_obj``
+    sees them."""
     h, w = image.shape[:2]
     corners_px = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
     width_m, height_m = target.mesh.extents[:2]
-    projected = CAMERA.project(T_cam_obj.apply(planar_corners_obj(width_m, height_m)))
-    # the homography maps pixel centres; shift by the half pixel of OpenCV's warp convention
-    H = cv2.getPerspectiveTransform(corners_px.astype(np.float32), projected.astype(np.float32))
+    projected = camera.project(T_cam_obj.apply(planar_corners_obj(width_m, height_m)))
+    return cv2.getPerspectiveTransform(corners_px.astype(np.float32), projected.astype(np.float32))
+
+
+def paint(frame: np.ndarray, image: np.ndarray, target: rp.Target, T_cam_obj: rp.Pose) -> None:
+    """Warp ``image`` (the sheet) into ``frame`` where ``CAMERA`` at ``T_cam_obj`` sees it."""
+    h, w = image.shape[:2]
+    H = sheet_homography(image, target, T_cam_obj, CAMERA)
     warped = cv2.warpPerspective(image, H, (640, 480), flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full((h, w), 255, np.uint8), H, (640, 480), flags=cv2.INTER_NEAREST)
     frame[mask > 0] = warped[mask > 0]
@@ -125,13 +133,9 @@ def test_a_sudden_move_is_warped_again_and_fitted_as_well_as_at_rest(
 def paint_supersampled(frame: np.ndarray, image: np.ndarray, target: rp.Target, T_cam_obj: rp.Pose) -> None:
     """``paint`` as a camera integrates light: at 4x the resolution, averaged down (no aliasing
     of a far sheet's fine print)."""
-    scale = 4
-    big_camera = CAMERA.scaled(CAMERA.width * scale, CAMERA.height * scale)
+    big_camera = CAMERA.scaled(CAMERA.width * 4, CAMERA.height * 4)
     h, w = image.shape[:2]
-    corners_px = np.array([[-0.5, -0.5], [w - 0.5, -0.5], [w - 0.5, h - 0.5], [-0.5, h - 0.5]])
-    width_m, height_m = target.mesh.extents[:2]
-    projected = big_camera.project(T_cam_obj.apply(planar_corners_obj(width_m, height_m)))
-    H = cv2.getPerspectiveTransform(corners_px.astype(np.float32), projected.astype(np.float32))
+    H = sheet_homography(image, target, T_cam_obj, big_camera)
     size = (big_camera.width, big_camera.height)
     sheet = cv2.warpPerspective(image.astype(np.float32), H, size, flags=cv2.INTER_LINEAR)
     cover = cv2.warpPerspective(np.ones((h, w), np.float32), H, size, flags=cv2.INTER_LINEAR)
@@ -146,13 +150,14 @@ def test_a_far_sheet_sits_where_it_is_seen(sheets, background):
     shifted by the pyramid's sampling (a bias of up to 0.4 px here)."""
     image, target = sheets[0]
     tracker = rp.Tracker([target], CAMERA, rp.TrackerOptions(smooth_min_cutoff_hz=0))
-    for i, T_true in enumerate(
-        rp.Pose.from_rvec_tvec([0.3, -0.2, 0.1 * k], [0.05, -0.03, 1.3]) for k in range(3)
-    ):
+    index = 0
+    for roll in (0.0, 0.1, 0.2):
+        T_true = rp.Pose.from_rvec_tvec([0.3, -0.2, roll], [0.05, -0.03, 1.3])
         frame = background.copy()
         paint_supersampled(frame, image, target, T_true)
-        for _ in range(3):
-            (result,) = tracker.update(rp.Frame(i, i * 1000 / 30, frame))
+        for _ in range(3):  # at rest: the pose settles
+            (result,) = tracker.update(rp.Frame(index, index * 1000 / 30, frame))
+            index += 1
         centre_px = [CAMERA.project(T.apply(np.zeros((1, 3))))[0] for T in (result.T_cam_obj, T_true)]
         assert np.linalg.norm(centre_px[0] - centre_px[1]) < 0.1
 
