@@ -216,47 +216,6 @@ def _normalized_grid(camera: Camera, step: int) -> np.ndarray:
     return camera.rays(grid)[:, :2].reshape(len(vs), len(us), 2)
 
 
-@dataclass(frozen=True)
-class _Outline:
-    """The pixels of a warped sheet's ROI that its edge crosses (centres within half a pixel).
-
-    A Lucas-Kanade window across the outline compares the template with the frame. Were the
-    template to show the frame's own pixels wherever the predicted sheet does not reach, a pose
-    that makes the sheet a little too small (too far) would confirm itself: the template would
-    copy the real sheet's edge from the frame. So these pixels show the sheet in proportion to
-    how much of each it covers, over the background seen 1.5 to 3.5 px beyond the edge.
-
-    Attributes:
-        rows, cols: (N,) int, the pixels in the ROI.
-        coverage: (N,) float32 in [0, 1], the share of each pixel the sheet covers.
-        background_at: (3, N, 2) float32 (x, y) in the ROI, 1.5, 2.5 and 3.5 px beyond the edge
-            along its outward normal: where the background behind each pixel is read.
-    """
-
-    rows: np.ndarray
-    cols: np.ndarray
-    coverage: np.ndarray
-    background_at: np.ndarray
-
-    def draw(
-        self, template: np.ndarray, warped: np.ndarray, gain: float, offset: float, frame: np.ndarray
-    ) -> None:
-        """Write the outline's pixels into ``template`` (h, w uint8): ``warped`` (h, w uint8, the
-        sheet's own grey up to and beyond its edge) times ``gain`` plus ``offset``, covering the
-        background of ``frame`` (h, w uint8) in proportion."""
-        samples = cv2.remap(
-            frame,
-            self.background_at.reshape(1, -1, 2),
-            None,
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )
-        background = samples.reshape(3, -1).mean(axis=0, dtype=np.float32)
-        sheet = warped[self.rows, self.cols].astype(np.float32) * gain + offset
-        shown = background + self.coverage * (sheet - background)
-        template[self.rows, self.cols] = np.clip(shown + 0.5, 0, 255).astype(np.uint8)
-
-
 class _SheetWarper:
     """Warps a sheet's image into a predicted view (lens distortion included) and maps warped
     pixels back to points on the sheet."""
@@ -289,13 +248,12 @@ class _SheetWarper:
 
     def warp(
         self, grid: np.ndarray, camera: Camera, T_cam_obj: Pose, roi: tuple[int, int, int, int]
-    ) -> tuple[np.ndarray, np.ndarray, _Outline | None]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The sheet as a camera at ``T_cam_obj`` would see it inside ``roi``.
 
         ``grid`` is ``_normalized_grid(camera, GRID_STEP)``: the exact mapping is computed on it
-        and interpolated in between. Returns warped (h, w) uint8, valid (h, w) bool, the pixels
-        that show the sheet, and the pixels along its outline (``_Outline``; None when there are
-        none or the sheet reaches the horizon).
+        and interpolated in between. Returns warped (h, w) uint8 and valid (h, w) bool, the
+        pixels that show the sheet.
         """
         x0, y0, x1, y1 = roi
         step = self.GRID_STEP
@@ -307,7 +265,7 @@ class _SheetWarper:
         plane_w = coarse[..., 0] * to_sheet[2, 0] + coarse[..., 1] * to_sheet[2, 1] + to_sheet[2, 2]
         in_front = plane_w > 1e-12
         if not in_front.any():
-            return np.zeros((y1 - y0, x1 - x0), np.uint8), np.zeros((y1 - y0, x1 - x0), bool), None
+            return np.zeros((y1 - y0, x1 - x0), np.uint8), np.zeros((y1 - y0, x1 - x0), bool)
         # the image pyramid level whose pixels are about the size of a frame pixel: a projective
         # map's Jacobian determinant is det(H) / W^3, so metres per frame pixel are
         # sqrt(|det H| / W^3) / focal (at the median W of the rays that meet the sheet)
@@ -333,60 +291,10 @@ class _SheetWarper:
         fine_map = cv2.resize(coarse_map, (coarse_map.shape[1] * step, coarse_map.shape[0] * step))
         fine_map = fine_map[y0 - g0y * step : y1 - g0y * step, x0 - g0x * step : x1 - g0x * step]
         source = self.levels[level]
-        # replicated borders: the sheet's own grey up to its very edge, for the outline's pixels
-        warped = cv2.remap(source, fine_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(source, fine_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         h, w = source.shape
         inside = cv2.inRange(fine_map, (0.0, 0.0), (w - 1.0, h - 1.0))
-        offset = (x0 - g0x * step, y0 - g0y * step)
-        outline = None if not in_front.all() else self._outline(fine_map, inside, coarse_map, offset, factor)
-        return warped, inside > 0, outline
-
-    def _outline(
-        self,
-        fine_map: np.ndarray,
-        inside: np.ndarray,
-        coarse_map: np.ndarray,
-        offset: tuple[int, int],
-        factor: float,
-    ) -> _Outline | None:
-        """The outline's pixels (``_Outline``) of a warp at level ``log2(factor)``: ``fine_map``
-        (h, w, 2) is its pixel map, ``inside`` the map's inRange mask, ``coarse_map`` the map on
-        every ``GRID_STEP``-th pixel, starting ``offset`` (x, y) pixels before the ROI."""
-        # candidates: the pixels with a neighbour on the other side of the mask's border
-        crossed = cv2.findNonZero(cv2.morphologyEx(inside, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)))
-        if crossed is None:
-            return None
-        pixels = crossed.reshape(-1, 2)
-        cols, rows = pixels[:, 0], pixels[:, 1]
-        # the map's rate of change across the frame (level pixels per frame pixel) in each grid
-        # cell: (d level x / du, d level x / dv, d level y / du, d level y / dv)
-        step = self.GRID_STEP
-        d_rows, d_cols = np.gradient(coarse_map, axis=(0, 1))
-        rates = np.stack([d_cols[..., 0], d_rows[..., 0], d_cols[..., 1], d_rows[..., 1]], axis=-1) / step
-        cells = ((rows + offset[1]) // step) * coarse_map.shape[1] + (cols + offset[0]) // step
-        rates = rates.reshape(-1, 4)[cells].reshape(-1, 2, 2)  # (N, axis, (du, dv))
-        # signed distance (frame pixels, > 0 inside) to the nearer edge along each axis: the
-        # sheet spans level-0 pixels -0.5 to size - 0.5, which are these over factor
-        mapped = fine_map[rows, cols]
-        lo = -0.5 / factor
-        hi = (np.asarray(self.size, np.float32) - 0.5) / factor
-        from_lo, from_hi = mapped - lo, hi - mapped
-        sign = np.where(from_lo < from_hi, np.float32(1.0), np.float32(-1.0))  # +1: the low edge is nearer
-        rate = np.maximum(np.sqrt(np.einsum("nij,nij->ni", rates, rates)), 1e-9)
-        distances = np.minimum(from_lo, from_hi) / rate
-        axis = (distances[:, 1] < distances[:, 0]).astype(np.intp)
-        pick = np.arange(len(axis))
-        distance = distances[pick, axis]
-        keep = np.abs(distance) < 0.5
-        if not keep.any():
-            return None
-        pick, axis, distance = pick[keep], axis[keep], distance[keep]
-        # the inward normal: up the map's gradient from a low edge, down it from a high one
-        inward = rates[pick, axis] * (sign[pick, axis] / rate[pick, axis])[:, None]
-        edge = pixels[keep] - distance[:, None] * inward
-        beyond = np.stack([edge - beyond_px * inward for beyond_px in (1.5, 2.5, 3.5)])
-        coverage = np.clip(distance + 0.5, 0.0, 1.0)
-        return _Outline(rows[keep], cols[keep], coverage.astype(np.float32), beyond.astype(np.float32))
+        return warped, inside > 0
 
     def sheet_points(self, camera: Camera, T_cam_obj: Pose, pixels: np.ndarray) -> np.ndarray:
         """(N, 3) metres, object frame: the points of the sheet's plane seen at ``pixels`` (N, 2)
@@ -774,12 +682,11 @@ class Tracker:
             return None
         x0, y0, x1, y1 = roi
         origin = np.array([x0, y0], np.float32)
-        warped, valid, outline = sheet.warp(self._grid, self.camera, T, roi)
+        warped, valid = sheet.warp(self._grid, self.camera, T, roi)
         frame_roi = gray[y0:y1, x0:x1]
         valid_u8 = valid.astype(np.uint8)
         # points on the sheet, its outline included: the template shows the frame's own pixels
-        # off the sheet (the pixels its edge crosses: see _Outline), so a window across the
-        # outline still lines up
+        # off the sheet, so a window across the outline still lines up
         inner = cv2.erode(valid_u8, np.ones((3, 3), np.uint8))
         # match brightness and contrast to the frame, and show the frame where the sheet is not
         mean_w, std_w = (float(v[0, 0]) for v in cv2.meanStdDev(warped, mask=valid_u8))
@@ -787,8 +694,6 @@ class Tracker:
         gain = (std_f + 1e-3) / (std_w + 1e-3)
         template = cv2.convertScaleAbs(warped, alpha=gain, beta=mean_f - gain * mean_w)
         cv2.copyTo(frame_roi, 1 - valid_u8, template)
-        if outline is not None:
-            outline.draw(template, warped, gain, mean_f - gain * mean_w, frame_roi)
 
         area_px = int(inner.sum())
         refresh = (
