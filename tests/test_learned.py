@@ -81,6 +81,33 @@ def test_training_images_have_labels_where_the_object_is(drill):
     assert np.all((inside > -0.5) & (inside < 63.5))
 
 
+def test_heatmap_peaks_set_the_confidence_the_network_learns(rng):
+    torch = pytest.importorskip("torch")
+    from rigidpose.train.fit import heatmap_targets
+
+    keypoints = rng.uniform(8, 120, (1, 3, 2)).astype(np.float32)
+    peaks = torch.tensor([[1.0, 0.4, 0.0]])  # clear, covered, not to be found
+    heatmaps = heatmap_targets(torch.from_numpy(keypoints), peaks, 128, 128)[0].numpy()
+    _, confidence = decode_heatmaps(heatmaps, 4)
+    assert confidence[0] > 0.75 and 0.3 < confidence[1] <= 0.4 and confidence[2] == 0.0
+
+
+def test_covered_keypoints_are_the_ones_something_hides(drill):
+    from rigidpose.synth.training import TrainingSetOptions, render_training_set
+
+    keypoints = farthest_point_keypoints(drill.mesh, 16)
+
+    def render(occluder_share: float):
+        options = TrainingSetOptions(count=40, size_px=64, seed=4, occluder_share=occluder_share)
+        return render_training_set(drill, keypoints, options, progress=False)
+
+    blobs, no_blobs = render(1.0), render(0.0)
+    for data in (blobs, no_blobs):
+        assert not (data.covered & ~data.labelled).any() and not (data.covered & data.visible).any()
+    # a blob over every view hides far more keypoints than the odd distractor in front
+    assert blobs.covered.sum() >= 20 and blobs.covered.sum() > 3 * no_blobs.covered.sum()
+
+
 def test_tiny_training_lowers_the_loss_and_onnx_matches_torch(tiny):
     torch = pytest.importorskip("torch")
     from rigidpose.train.net import Probabilities

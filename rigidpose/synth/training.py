@@ -11,14 +11,17 @@ rather than one look of it:
 - **appearance**: a random plastic or metal colour (one per part at times), roughness, one or
   two coloured lights from random directions and an ambient level;
 - **clutter**: random boxes, cylinders and spheres around and in front of it, image-space blobs
-  covering part of it, and ``empty_share`` images without it, to learn absence;
+  covering part of it (``occluder_share`` of the images), and ``empty_share`` images without it,
+  to learn absence;
 - **backgrounds**: scikit-image photos *other than* those the benchmark's sequences use, and
   procedural noise, stripes and shapes unlike the sequences' ones; so the benchmark is held out;
 - **camera**: blur (defocus or motion), gain, gamma, colour balance, sensor noise and JPEG.
 
 A keypoint is labelled when it projects into the image and at least ``min_visible`` of the
 object's silhouette is visible (a hidden object teaches absence); ``visible`` says whether the
-point itself is seen (on a face turned to the camera and not covered).
+point itself is seen (on a face turned to the camera and not covered), ``covered`` whether
+something else is in front of the object where it projects (a point merely on the far side of
+the object is not covered: the object's own visible surface says where it is).
 
 Rendering uses pyrender (offscreen OpenGL) for colour and depth and open3d ray casting for the
 object's own depth. Symmetric targets are labelled at ``canonical_pose``.
@@ -72,6 +75,7 @@ class TrainingSetOptions:
             side of the middle, as a slightly wrong prediction leaves it.
         min_visible: keypoints are labelled only when at least this share of the object's
             silhouette is visible.
+        occluder_share: share of the object's images with a blob painted over part of it.
     """
 
     count: int = 20000
@@ -82,6 +86,7 @@ class TrainingSetOptions:
     scale: tuple[float, float] = (0.3, 1.2)
     crop_share: float = 0.6
     min_visible: float = 0.2
+    occluder_share: float = 0.35
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.size_px < 32 or self.size_px % 32:
@@ -89,10 +94,14 @@ class TrainingSetOptions:
                 f"expected count >= 1 and size_px a multiple of 32, got {self.count}, {self.size_px}"
             )
         if not (
-            0 <= self.empty_share < 1 and 0 <= self.front_share <= 1 and 0 < self.scale[0] < self.scale[1]
+            0 <= self.empty_share < 1
+            and 0 <= self.front_share <= 1
+            and 0 <= self.occluder_share <= 1
+            and 0 < self.scale[0] < self.scale[1]
         ):
             raise InvalidInputError(
-                "expected empty_share in [0, 1), front_share in [0, 1] and 0 < scale[0] < scale[1]"
+                "expected empty_share in [0, 1), front_share and occluder_share in [0, 1] "
+                "and 0 < scale[0] < scale[1]"
             )
 
 
@@ -105,6 +114,7 @@ class TrainingSet:
         keypoints_px: (N, K, 2) float32, pixels, where each keypoint projects.
         labelled: (N, K) bool, keypoints the network should find (in the image, object visible).
         visible: (N, K) bool, keypoints seen directly (facing the camera, not covered).
+        covered: (N, K) bool, keypoints where something else is in front of the object.
         T_cam_obj: (N, 4, 4) float32, the pose (identity where the object is absent).
     """
 
@@ -112,6 +122,7 @@ class TrainingSet:
     keypoints_px: np.ndarray
     labelled: np.ndarray
     visible: np.ndarray
+    covered: np.ndarray
     T_cam_obj: np.ndarray
 
     def __len__(self) -> int:
@@ -363,6 +374,7 @@ def render_training_set(
         np.zeros((count, k, 2), np.float32),
         np.zeros((count, k), bool),
         np.zeros((count, k), bool),
+        np.zeros((count, k), bool),
         np.tile(np.eye(4, dtype=np.float32), (count, 1, 1)),
     )
     scene = _Scene(target, size)
@@ -386,12 +398,17 @@ def render_training_set(
             if T is not None:
                 object_depth, _ = caster.cast(T, rays)
                 on_object = np.isfinite(object_depth)
-                seen = on_object & (np.abs(depth - object_depth) < 0.01 * diameter + 1e-3)
-                if rng.uniform() < 0.35 and on_object.any():
+                tolerance = 0.01 * diameter + 1e-3
+                seen = on_object & (np.abs(depth - object_depth) < tolerance)
+                # something else drawn in front of the object (not the background at its outline)
+                in_front = on_object & (depth > 0) & (depth < object_depth - tolerance)
+                if rng.uniform() < options.occluder_share and on_object.any():
                     ys, xs = np.nonzero(on_object)
                     centre_px = np.array([xs.mean(), ys.mean()])
                     extent = max(float(np.ptp(xs)), float(np.ptp(ys)), 4.0)
-                    seen &= _blob_occluder(image, centre_px, extent, rng) < 0.5
+                    blob = _blob_occluder(image, centre_px, extent, rng) >= 0.5
+                    seen &= ~blob
+                    in_front |= on_object & blob
                 points_cam = T.apply(keypoints_obj)
                 pixels = camera.project(points_cam)
                 inside = np.all((pixels > -0.5) & (pixels < size - 0.5), axis=1) & (points_cam[:, 2] > 0)
@@ -403,6 +420,9 @@ def render_training_set(
                 out.visible[i] = at & (
                     np.abs(object_depth[ij[:, 1], ij[:, 0]] - points_cam[:, 2]) < 0.01 * diameter
                 )
+                # eroded: depth sampled off the pixel centre leaves stray pixels at depth steps
+                covered = cv2.erode(in_front.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+                out.covered[i] = out.labelled[i] & covered[ij[:, 1], ij[:, 0]]
                 out.T_cam_obj[i] = T.as_matrix()
             out.images[i] = _camera_effects(image, rng)
     finally:

@@ -125,6 +125,8 @@ in {scores.get("train_seconds", float("nan")) / 60:.1f} min. Loss {first:.4f} (f
 | keypoint error, median (px at {config.size_px} px) | {scores.get("keypoint_error_px_median", float("nan")):.2f} |
 | keypoints within 4 px | {scores.get("keypoints_within_4px", float("nan")):.3f} |
 | false peaks above 0.5 in images without the object | {scores.get("false_peaks", float("nan")):.4f} |
+| confidence, median, keypoints with nothing in front | {scores.get("confidence_clear_median", float("nan")):.3f} |
+| confidence, median, covered keypoints | {scores.get("confidence_covered_median", float("nan")):.3f} |
 
 Tracking accuracy on held-out sequences: `rigidpose bench --learned` (README, "Low-texture objects").
 """
