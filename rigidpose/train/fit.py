@@ -123,9 +123,7 @@ class TrainResult:
         return asdict(self.config)
 
 
-def heatmap_targets(
-    keypoints_px: torch.Tensor, peaks: torch.Tensor, height: int, width: int
-) -> torch.Tensor:
+def heatmap_targets(keypoints_px: torch.Tensor, peaks: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """(B, K, H/4, W/4) Gaussians of ``HEATMAP_SIGMA`` cells around each keypoint (B, K, 2
     pixels), each as high as its peak (B, K): 1 for a keypoint to find, 0 for one not to (a
     bool tensor says which), between for a covered one. Cell j's centre is at pixel 4j + 1.5."""
