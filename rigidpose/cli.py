@@ -495,7 +495,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         TRAIN_CONFIGS[args.config],
         **{
             k: v
-            for k, v in (("seed", args.seed), ("steps", args.steps), ("images", args.images))
+            for k, v in (
+                ("seed", args.seed),
+                ("steps", args.steps),
+                ("images", args.images),
+                ("covered_peak", args.covered_peak),
+            )
             if v is not None
         },
     )
@@ -783,6 +788,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="override the recipe's seed")
     train.add_argument("--steps", type=int, help="override the recipe's optimiser steps")
     train.add_argument("--images", type=int, help="override the recipe's training images")
+    train.add_argument(
+        "--covered-peak",
+        type=float,
+        help="override the heatmap height of keypoints with something in front of them (0-1]",
+    )
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_cmd_train)
 

@@ -46,6 +46,18 @@ def test_info_on_each_kind_of_input(tmp_path, capsys):
             "Makefile: expected a target folder or a mesh file",
         ),
         (
+            [
+                "train",
+                "--target",
+                str(REPO / "meshes" / "drill.ply"),
+                "--out",
+                "m.onnx",
+                "--covered-peak",
+                "0",
+            ],
+            "expected covered_peak in (0, 1]",
+        ),
+        (
             ["target", "from-mesh", str(REPO / "meshes" / "drill.ply"), "--out", "t", "--model", "nope.onnx"],
             "nope.onnx: no such keypoint model",
         ),

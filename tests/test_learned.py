@@ -210,6 +210,8 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
             str(tmp_path / "drill.onnx"),
             "--config",
             "tiny",
+            "--covered-peak",
+            "0.6",
             "-q",
         ]
     )
@@ -218,6 +220,7 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
     assert (tmp_path / "drill.md").is_file()
     card = (tmp_path / "drill.md").read_text()
     assert "tiny" in card and "keypoints within 4 px" in card
+    assert "| covered_peak | 0.6 |" in card  # the override reaches the recipe and its card
     loaded = rp.Target.load(tmp_path / "drill")
     assert loaded.keypoint_model == (tmp_path / "drill.onnx").read_bytes()
     assert main(["train", "--target", str(tmp_path / "drill"), "--out", str(tmp_path / "x.pt")]) == 1
