@@ -222,3 +222,22 @@ def test_a_larger_hand_covers_more_of_the_frame():
         middle = hand.start + hand.length // 2  # the hand reaches farthest halfway through its sweep
         covered.append(float(hand.draw(frame, middle).sum()))
     assert covered[0] > 0 and covered[1] > 2.5 * covered[0]  # area grows with the square of the size
+
+
+@pytest.mark.parametrize("object_px", [(80.0, 60.0), (250.0, 190.0)])
+def test_a_reaching_hand_stops_over_the_object_wherever_it_is(object_px):
+    from rigidpose.synth.effects import HandOccluder
+
+    hand = HandOccluder(320, 240, 60, np.random.default_rng(4), hold=0.8, reach_for_object=True)
+    x, y = object_px
+    for index in range(hand.start + hand.length // 3, hand.start + 2 * hand.length // 3):  # the hold
+        coverage = hand.draw(np.zeros((240, 320, 3), np.float32), index, object_px)
+        rows, cols = np.nonzero(coverage > 0.5)
+        assert abs(np.median(rows) - y) < 0.25 * hand.size  # at the object's height, not a fixed row
+        near_edge = cols.max() if not hand.from_left else cols.min()  # the hand's side away from it
+        far_edge = cols.max() if hand.from_left else cols.min()
+        assert (far_edge - x) * (1 if hand.from_left else -1) > 0  # it reaches past the centre
+        assert (x - near_edge) * (1 if hand.from_left else -1) > 0  # and comes from its side
+    # the object out of view: the hand keeps the height it had
+    coverage = hand.draw(np.zeros((240, 320, 3), np.float32), hand.start + hand.length // 2, None)
+    assert abs(np.median(np.nonzero(coverage > 0.5)[0]) - y) < 0.25 * hand.size

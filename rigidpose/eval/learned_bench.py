@@ -3,8 +3,8 @@
 - **Held-out sequences** (rendered once and cached) of the model's object: photo backgrounds that
   training never saw (``synth.effects``' photos, not ``synth.training.TRAINING_PHOTOS``), its
   moving-gradient lighting (training lit with pyrender lights), sensor noise, motion blur, lens
-  distortion, a hand sweeping over the object, tilts up to 70 degrees, and the object leaving
-  the frame. Each runs through the tracker twice in one process: the default (the network on a
+  distortion, a hand sweeping over the object or reaching for it and holding it (most of the
+  frames with 30-50 % of it hidden), tilts up to 70 degrees, and the object leaving the frame. Each runs through the tracker twice in one process: the default (the network on a
   crop every ``learned_every`` frames, surface points followed by optical flow between) and the
   network on every frame.
 - **Per row**: ADD(-S) < 0.1 d (d: the object's diameter) in frames where the object is at least
@@ -59,6 +59,7 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         noise=True,
         trajectory=TrajectoryOptions(distance=(1.0, 2.4), max_tilt_rad=math.radians(50)),
     )
+    hand = replace(base, occlusion=True, hand_reach=True, hand_scale=1.15)  # over a third of the drill
     specs = [
         ("photo-light", base),
         ("hand-occlusion", replace(base, seed=202, occlusion=True, background="procedural", distortion=True)),
@@ -81,6 +82,9 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
             "exit-reenter-2",
             replace(base, seed=207, lighting=False, trajectory=replace(base.trajectory, exit=True)),
         ),
+        ("reach-hold", replace(hand, seed=209, hand_hold=0.7, background="procedural", distortion=True)),
+        ("reach-hold-2", replace(hand, seed=210, hand_hold=0.8, lighting=False)),
+        ("reach-hold-blur", replace(hand, seed=212, hand_scale=1.0, hand_hold=0.6, motion_blur=True)),
     ]
     paths = []
     for name, options in specs:

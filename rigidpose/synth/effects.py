@@ -81,7 +81,9 @@ def lighting_gain(width: int, height: int, t: float, seed_phase: np.ndarray) -> 
 class HandOccluder:
     """A skin-coloured palm with four fingers that sweeps across the frame and back; ``scale``
     makes it larger (a hand nearer the camera), ``hold`` (0 to 0.95) makes it rest at its
-    farthest reach for longer (a hand holding the object down).
+    farthest reach for longer (a hand holding the object down). With ``reach_for_object`` it
+    comes in at the object's height and stops with its palm over part of the object (how far in
+    is drawn once per hand), instead of crossing a fixed row: a hand picking the object up.
 
     ``draw`` paints it over the frame and returns its coverage (H, W) float32 in [0, 1].
     """
@@ -94,6 +96,7 @@ class HandOccluder:
         rng: np.random.Generator,
         scale: float = 1.0,
         hold: float = 0.0,
+        reach_for_object: bool = False,
     ) -> None:
         self.width, self.height, self.frames = width, height, frames
         self.color = np.array([0.55, 0.65, 0.85], np.float32) * rng.uniform(0.8, 1.1)  # BGR skin tone
@@ -103,18 +106,30 @@ class HandOccluder:
         self.from_left = bool(rng.uniform() < 0.5)
         self.row = rng.uniform(0.35, 0.65) * height
         self.hold = float(np.clip(hold, 0.0, 0.95))
+        # drawn only when used, so the hands of existing sequences stay as they were
+        self.overlap = float(rng.uniform(-0.2, 0.5)) if reach_for_object else None
 
-    def draw(self, image: np.ndarray, index: int) -> np.ndarray:
+    def draw(self, image: np.ndarray, index: int, object_px: tuple[float, float] | None = None) -> np.ndarray:
+        """Paint frame ``index``'s hand over ``image`` (H, W, 3) float32 in place; ``object_px``
+        is the object's centre in the image, (x, y) pixels, which a hand reaching for the object
+        needs (None: it is out of view, and the hand comes in at its last height)."""
         coverage = np.zeros(image.shape[:2], np.float32)
         phase = (index - self.start) / self.length
         if not 0.0 <= phase <= 1.0:
             return coverage
         reach = min(1.0, math.sin(math.pi * phase) / (1.0 - self.hold))  # in, (rest,) then out again
         s = self.size
-        x = -1.2 * s + reach * (0.62 * self.width + 1.2 * s)
-        if not self.from_left:
-            x = self.width - x
         direction = 1.0 if self.from_left else -1.0
+        if self.overlap is not None and object_px is not None:
+            self.row = float(object_px[1])
+            # at full reach the palm's near edge is ``overlap`` hand sizes past the object's centre
+            stop = object_px[0] + direction * (self.overlap - 0.55) * s
+            start = -1.2 * s if self.from_left else self.width + 1.2 * s
+            x = start + reach * (stop - start)
+        else:
+            x = -1.2 * s + reach * (0.62 * self.width + 1.2 * s)
+            if not self.from_left:
+                x = self.width - x
         center = (x, self.row + 0.1 * s * math.sin(6 * phase))
         scale = 16  # draw with 4 bits of sub-pixel precision for smooth edges
         cx, cy = int(center[0] * scale), int(center[1] * scale)

@@ -71,6 +71,8 @@ class SequenceOptions:
         occlusion: a hand-like shape sweeps over the object once.
         hand_scale: the hand's size relative to the usual (about a quarter of the image height).
         hand_hold: how long the hand rests at its farthest reach, 0 (not at all) to 0.95.
+        hand_reach: the hand reaches for the object and stops over part of it (a hand picking it
+            up) instead of sweeping across a fixed row.
         supersample: render at this factor and average down (anti-aliasing).
         depth, masks: write BOP depth and mask PNGs.
         depth_noise: the depth as a Kinect-like sensor measures it (``synth.depth.KinectNoise``);
@@ -92,6 +94,7 @@ class SequenceOptions:
     occlusion: bool = False
     hand_scale: float = 1.0
     hand_hold: float = 0.0
+    hand_reach: bool = False
     supersample: int = 2
     depth: bool = False
     masks: bool = False
@@ -174,6 +177,7 @@ def render_sequence(
     w, h = options.width, options.height
     fov_y = 2 * math.atan(h / 2 / camera.fy)
     subframes = BLUR_SUBFRAMES if options.motion_blur else 1
+    center_obj = np.asarray(target.mesh.bounds, dtype=np.float64).mean(axis=0)
     poses = random_trajectory(
         options.frames * subframes,
         options.fps * subframes,
@@ -182,12 +186,12 @@ def render_sequence(
         fov_y,
         options.trajectory,
         rng,
-        center_obj=np.asarray(target.mesh.bounds, dtype=np.float64).mean(axis=0),
+        center_obj=center_obj,
     )
     backdrop = background(options.background, w, h, rng, exclude=(target.name,))  # not the printed photo
     light_phase = rng.uniform(0, 2 * np.pi, 3)
     occluder = (
-        HandOccluder(w, h, options.frames, rng, options.hand_scale, options.hand_hold)
+        HandOccluder(w, h, options.frames, rng, options.hand_scale, options.hand_hold, options.hand_reach)
         if options.occlusion
         else None
     )
@@ -229,7 +233,9 @@ def render_sequence(
                 visible = mask.copy()
                 hand = None
                 if occluder is not None:
-                    hand = occluder.draw(image, i)
+                    centre = camera.project(T_cam_obj.apply(center_obj)[None])[0]
+                    in_view = np.all(np.isfinite(centre)) and 0 <= centre[0] < w and 0 <= centre[1] < h
+                    hand = occluder.draw(image, i, (float(centre[0]), float(centre[1])) if in_view else None)
                     visible &= hand < 0.5
                 if options.noise:
                     image = sensor_noise(image, rng)
