@@ -92,6 +92,11 @@ class TrackerOptions:
         learned: how targets with a keypoint model are looked for (``detect.learned``).
         learned_every: while tracking such a target, its network runs on a crop around it every
             this many frames; in between, points on its surface are followed by optical flow.
+        learned_patience: a network pose that disagrees with the followed points replaces them
+            once the next network run confirms it (the two agree), or after this many runs in a
+            row disagree; until then the points are followed. A hand over the object makes the
+            network guess its hidden keypoints, differently each time, while the points on the
+            visible part keep moving with it. 1: the network always wins at once.
     """
 
     features: FeatureOptions = field(default_factory=FeatureOptions)
@@ -110,6 +115,7 @@ class TrackerOptions:
     depth_every: int = 1
     learned: LearnedOptions = field(default_factory=LearnedOptions)
     learned_every: int = 2
+    learned_patience: int = 5
 
     @classmethod
     def for_targets(cls, targets: Sequence[Target]) -> TrackerOptions:
@@ -130,10 +136,11 @@ class TrackerOptions:
             or self.flow_levels < 0
             or self.depth_every < 1
             or self.learned_every < 1
+            or self.learned_patience < 1
         ):
             raise InvalidInputError(
                 "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0, "
-                "depth_every >= 1 and learned_every >= 1"
+                "depth_every >= 1, learned_every >= 1 and learned_patience >= 1"
             )
         if (
             self.max_residual_px <= 0
@@ -345,6 +352,8 @@ class _Track:
     learned: LearnedDetector | None = None
     since_learned: int = 0  # frames since the keypoint network last ran
     learned_misses: int = 0  # network runs in a row that found no pose
+    disputed: Pose | None = None  # the network's last pose that the followed points disagreed with
+    disputes: int = 0  # network runs in a row whose pose the followed points disagreed with
     caster: MeshCaster | None = None  # rays onto a learned target's mesh (None without open3d)
     state: str = "searching"
     T_raw: Pose | None = None
@@ -373,6 +382,7 @@ class _Track:
         self.smoother.reset()
         self.depth_correction, self.since_depth = None, 0
         self.since_learned, self.learned_misses = 0, 0
+        self.disputed, self.disputes = None, 0
 
 
 class Tracker:
@@ -846,6 +856,7 @@ class Tracker:
 
     def _accept_learned(self, track: _Track, gray: np.ndarray, estimate: PoseEstimate) -> Pose:
         track.learned_misses = 0
+        track.disputed, track.disputes = None, 0
         track.confidence, track.residual_px = estimate.confidence, estimate.reproj_error_px
         self._seed_surface_points(track, gray, estimate.T_cam_obj)
         return estimate.T_cam_obj
@@ -853,7 +864,9 @@ class Tracker:
     def _follow_learned(self, track: _Track, gray: np.ndarray) -> Pose | None:
         """Surface points followed by optical flow, the network on a crop every
         ``learned_every`` frames (or whenever the flow fails); on those frames the pose is fitted
-        to both, so the network's keypoints anchor it (no drift) and the flow keeps it steady."""
+        to both, so the network's keypoints anchor it (no drift) and the flow keeps it steady.
+        Where the two disagree, the network wins once a second run confirms its pose (or after
+        ``learned_patience`` runs): one run's guesses under a hand do not throw the points away."""
         T_flow = self._follow(track, gray) if len(track.points_obj) >= self.options.min_points else None
         track.since_learned += 1
         if T_flow is not None and track.since_learned < self.options.learned_every:
@@ -866,7 +879,15 @@ class Tracker:
             track.learned_misses += 1
             return T_flow if track.learned_misses < 2 else None
         if T_flow is not None:
-            if _agrees(estimate.T_cam_obj, T_flow, 10.0, 0.1):
+            if not _agrees(estimate.T_cam_obj, T_flow, 10.0, 0.1):
+                confirmed = track.disputed is not None and _agrees(
+                    estimate.T_cam_obj, track.disputed, 10.0, 0.1
+                )
+                track.disputed, track.disputes = estimate.T_cam_obj, track.disputes + 1
+                if not confirmed and track.disputes < self.options.learned_patience:
+                    track.learned_misses = 0
+                    return T_flow
+            else:
                 # one fit to both: the keypoints weigh as much in all as the followed points
                 inliers = estimate.inliers
                 weights = np.concatenate(
