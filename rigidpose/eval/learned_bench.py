@@ -85,6 +85,12 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ("reach-hold", replace(hand, seed=209, hand_hold=0.7, background="procedural", distortion=True)),
         ("reach-hold-2", replace(hand, seed=210, hand_hold=0.8, lighting=False)),
         ("reach-hold-blur", replace(hand, seed=212, hand_scale=1.0, hand_hold=0.6, motion_blur=True)),
+        # added after the tracker and model changes they check had been chosen on the ones above
+        ("reach-hold-3", replace(hand, seed=301, hand_hold=0.7)),
+        ("reach-hold-4", replace(hand, seed=302, hand_hold=0.5, background="procedural")),
+        ("reach-hold-5", replace(hand, seed=303, hand_hold=0.8, hand_scale=1.0, distortion=True)),
+        ("hand-resting-2", replace(base, seed=304, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
+        ("hand-occlusion-3", replace(base, seed=305, occlusion=True, background="procedural")),
     ]
     paths = []
     for name, options in specs:
