@@ -234,7 +234,7 @@ def test_a_reaching_hand_stops_over_the_object_wherever_it_is(object_px):
         coverage = hand.draw(np.zeros((240, 320, 3), np.float32), index, object_px)
         rows, cols = np.nonzero(coverage > 0.5)
         assert abs(np.median(rows) - y) < 0.25 * hand.size  # at the object's height, not a fixed row
-        near_edge = cols.max() if not hand.from_left else cols.min()  # the hand's side away from it
+        near_edge = cols.max() if not hand.from_left else cols.min()  # the side it comes in from
         far_edge = cols.max() if hand.from_left else cols.min()
         assert (far_edge - x) * (1 if hand.from_left else -1) > 0  # it reaches past the centre
         assert (x - near_edge) * (1 if hand.from_left else -1) > 0  # and comes from its side

@@ -4,9 +4,10 @@
   training never saw (``synth.effects``' photos, not ``synth.training.TRAINING_PHOTOS``), its
   moving-gradient lighting (training lit with pyrender lights), sensor noise, motion blur, lens
   distortion, a hand sweeping over the object or reaching for it and holding it (most of the
-  frames with 30-50 % of it hidden), tilts up to 70 degrees, and the object leaving the frame. Each runs through the tracker twice in one process: the default (the network on a
-  crop every ``learned_every`` frames, surface points followed by optical flow between) and the
-  network on every frame.
+  frames with 30-50 % of it hidden), tilts up to 70 degrees, and the object leaving the frame.
+  Each runs through the tracker twice in one process: the default (the network on a crop every
+  ``learned_every`` frames, surface points followed by optical flow between) and the network on
+  every frame.
 - **Per row**: ADD(-S) < 0.1 d (d: the object's diameter) in frames where the object is at least
   70 % visible, in frames with 30-50 % of it hidden, poses reported in frames where it is absent,
   the median and 90th-percentile ADD error, and the median milliseconds per frame.

@@ -122,7 +122,7 @@ class HandOccluder:
         direction = 1.0 if self.from_left else -1.0
         if self.overlap is not None and object_px is not None:
             self.row = float(object_px[1])
-            # at full reach the palm's near edge is ``overlap`` hand sizes past the object's centre
+            # at full reach the palm's leading edge is ``overlap`` hand sizes past the object's centre
             stop = object_px[0] + direction * (self.overlap - 0.55) * s
             start = -1.2 * s if self.from_left else self.width + 1.2 * s
             x = start + reach * (stop - start)
