@@ -206,7 +206,7 @@ def score(net: KeypointNet, data: TrainingSet) -> dict[str, float]:
                     absent_keypoints += len(confidence)
     errors = np.asarray(errors)
     return {
-        "keypoint_error_px_median": float(np.median(errors)) if len(errors) else float("nan"),
+        "keypoint_error_px_median": _median(errors),
         "keypoints_within_4px": float(np.mean(errors < 4.0)) if len(errors) else float("nan"),
         "false_peaks": false_peaks / max(absent_keypoints, 1),
         "confidence_clear_median": _median(confidence_clear),
@@ -214,8 +214,9 @@ def score(net: KeypointNet, data: TrainingSet) -> dict[str, float]:
     }
 
 
-def _median(values: list[float]) -> float:
-    return float(np.median(values)) if values else float("nan")
+def _median(values: list[float] | np.ndarray) -> float:
+    """The median, NaN for no values."""
+    return float(np.median(values)) if len(values) else float("nan")
 
 
 def train_keypoints(
