@@ -233,9 +233,12 @@ def render_sequence(
                 visible = mask.copy()
                 hand = None
                 if occluder is not None:
-                    centre = camera.project(T_cam_obj.apply(center_obj)[None])[0]
-                    in_view = np.all(np.isfinite(centre)) and 0 <= centre[0] < w and 0 <= centre[1] < h
-                    hand = occluder.draw(image, i, (float(centre[0]), float(centre[1])) if in_view else None)
+                    object_px = None  # only a hand reaching for the object needs where it is
+                    if options.hand_reach:
+                        centre = camera.project(T_cam_obj.apply(center_obj)[None])[0]
+                        if np.all(np.isfinite(centre)) and 0 <= centre[0] < w and 0 <= centre[1] < h:
+                            object_px = (float(centre[0]), float(centre[1]))
+                    hand = occluder.draw(image, i, object_px)
                     visible &= hand < 0.5
                 if options.noise:
                     image = sensor_noise(image, rng)
