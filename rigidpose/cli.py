@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import rigidpose as rp
+from rigidpose.synth.effects import BACKGROUNDS
 
 MESH_SUFFIXES = (".ply", ".obj", ".stl", ".off", ".glb", ".gltf")
 _SIZE = "WIDTHxHEIGHT in pixels, e.g. 1280x720"
@@ -915,7 +916,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--roll-deg", type=float, default=30.0, help="largest in-plane rotation")
     synth.add_argument("--near", type=float, default=0.9, help="nearest distance, in object diameters")
     synth.add_argument("--far", type=float, default=2.2, help="farthest distance, in object diameters")
-    synth.add_argument("--background", default="plain", choices=("plain", "procedural", "photo"))
+    synth.add_argument(
+        "--background",
+        default="plain",
+        choices=BACKGROUNDS,
+        help="photo: one of the named photos, picked by --seed",
+    )
     for flag, text in (
         ("--blur", "motion blur"),
         ("--lighting", "lighting changes"),

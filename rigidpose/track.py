@@ -94,9 +94,10 @@ class TrackerOptions:
             this many frames; in between, points on its surface are followed by optical flow.
         learned_patience: a network pose that disagrees with the followed points replaces them
             once the next network run confirms it (the two agree), or after this many runs in a
-            row disagree; until then the points are followed. A hand over the object makes the
-            network guess its hidden keypoints, differently each time, while the points on the
-            visible part keep moving with it. 1: the network always wins at once.
+            row disagree; and the object is given up after this many runs in a row find no
+            pose. Until then the points are followed. A hand over the object makes the network
+            guess its hidden keypoints, differently each time, or find too few, while the points
+            on the visible part keep moving with it. 1: the network always wins at once.
     """
 
     features: FeatureOptions = field(default_factory=FeatureOptions)
@@ -866,7 +867,8 @@ class Tracker:
         ``learned_every`` frames (or whenever the flow fails); on those frames the pose is fitted
         to both, so the network's keypoints anchor it (no drift) and the flow keeps it steady.
         Where the two disagree, the network wins once a second run confirms its pose (or after
-        ``learned_patience`` runs): one run's guesses under a hand do not throw the points away."""
+        ``learned_patience`` runs): one run's guesses under a hand do not throw the points away.
+        Runs that find no pose leave the points in charge for up to ``learned_patience`` runs."""
         T_flow = self._follow(track, gray) if len(track.points_obj) >= self.options.min_points else None
         track.since_learned += 1
         if T_flow is not None and track.since_learned < self.options.learned_every:
@@ -877,7 +879,7 @@ class Tracker:
         estimate, found = self._observe_learned(track, T_guess)
         if estimate is None:
             track.learned_misses += 1
-            return T_flow if track.learned_misses < 2 else None
+            return T_flow if track.learned_misses < self.options.learned_patience else None
         if T_flow is not None:
             if not _agrees(estimate.T_cam_obj, T_flow, 10.0, 0.1):
                 confirmed = track.disputed is not None and _agrees(

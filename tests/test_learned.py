@@ -212,10 +212,11 @@ def held_drill_sequence(drill, tmp_path_factory):
     return render_sequence(drill, tmp_path_factory.mktemp("held") / "seq", options, progress=False)
 
 
-def _track_with_bad_network_runs(drill, path, patience, bad_runs):
-    """Each frame's raw pose error (ADD / d), the network's keypoints shrunk toward their centre
-    (as if the drill were a quarter farther: what guesses under a hand do) on its runs number
-    ``bad_runs`` counted from frame 10; and the frames those bad runs were on."""
+def _track_with_bad_network_runs(drill, path, patience, bad_runs, blind=False):
+    """Each frame's raw pose error (ADD / d, inf without a pose), the network's keypoints shrunk
+    toward their centre (as if the drill were a quarter farther: what guesses under a hand do),
+    or none found (``blind``: a hand over most keypoints), on its runs number ``bad_runs``
+    counted from frame 10; and the frames those bad runs were on."""
     target = drill.with_keypoint_model(DRILL_MODEL.read_bytes())
     options = rp.TrackerOptions(learned_patience=patience, smooth_min_cutoff_hz=0)
     tracker = rp.Tracker([target], rp.Camera.load(path / "camera.yaml"), options)
@@ -228,6 +229,14 @@ def _track_with_bad_network_runs(drill, path, patience, bad_runs):
             runs.append(now[0])
             if len(runs) in bad_runs and len(found.pixels):
                 bad_frames.append(now[0])
+                if blind:
+                    keep = np.zeros(len(found.pixels), bool)
+                    return dataclasses.replace(
+                        found,
+                        pixels=found.pixels[keep],
+                        points_obj=found.points_obj[keep],
+                        scores=found.scores[keep],
+                    )
                 centre = found.pixels.mean(axis=0)
                 return dataclasses.replace(
                     found, pixels=(centre + 0.8 * (found.pixels - centre)).astype(np.float32)
@@ -262,6 +271,22 @@ def test_a_network_pose_confirmed_by_the_next_run_replaces_the_followed_points(d
     errors, bad = _track_with_bad_network_runs(drill, held_drill_sequence, patience=5, bad_runs={2, 3})
     assert len(bad) == 2
     assert errors[bad[0]] < 0.1 and errors[bad[1]] > 0.15  # the second run agreed with the first
+
+
+def test_network_runs_that_find_nothing_leave_the_followed_points_in_charge_for_a_while(
+    drill, held_drill_sequence
+):
+    # three blind runs in a row (frames 10-14): the points on the drill are followed through
+    errors, blind = _track_with_bad_network_runs(
+        drill, held_drill_sequence, patience=5, bad_runs={1, 2, 3}, blind=True
+    )
+    assert len(blind) == 3 and np.all(errors[10:] < 0.1)
+    # with patience 2 the second blind run in a row gives the drill up (the next whole-frame
+    # search finds it again)
+    errors, blind = _track_with_bad_network_runs(
+        drill, held_drill_sequence, patience=2, bad_runs={1, 2, 3}, blind=True
+    )
+    assert len(blind) == 3 and errors[blind[1]] == math.inf
 
 
 def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, drill):

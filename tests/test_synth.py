@@ -187,6 +187,21 @@ def test_bad_options_are_clear():
         SequenceOptions(trajectory=TrajectoryOptions(max_tilt_rad=math.radians(89)))
 
 
+def test_a_photo_background_by_name_is_that_photo_with_the_draws_of_a_random_one():
+    from rigidpose.synth.effects import PHOTOS, background
+
+    size = (160, 120)
+    named = {name: background(name, *size, np.random.default_rng(3)) for name in PHOTOS}
+    random_rng, named_rng = np.random.default_rng(3), np.random.default_rng(3)
+    random_pick = background("photo", *size, random_rng)
+    assert sum(np.array_equal(random_pick, image) for image in named.values()) == 1
+    background("rocket", *size, named_rng)
+    assert random_rng.uniform() == named_rng.uniform()  # the rest of a sequence draws the same
+    assert not np.array_equal(named["rocket"], named["coffee"])
+    with pytest.raises(rp.InvalidInputError, match="'coffee' is excluded"):
+        background("coffee", *size, np.random.default_rng(3), exclude=("coffee",))
+
+
 def test_untextured_mesh_silhouette_matches_projection():
     target = rp.Target.from_mesh_file(REPO / "meshes" / "box.ply", units="cm", name="box")
     camera = rp.Camera.from_intrinsics(600.0, 580.0, 322.0, 236.0, 640, 480)

@@ -61,21 +61,16 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         trajectory=TrajectoryOptions(distance=(1.0, 2.4), max_tilt_rad=math.radians(50)),
     )
     hand = replace(base, occlusion=True, hand_reach=True, hand_scale=1.15)  # over a third of the drill
+    tilt_blur = replace(
+        base,
+        motion_blur=True,
+        trajectory=TrajectoryOptions(distance=(1.2, 2.8), max_tilt_rad=math.radians(70), keyframe_s=0.8),
+    )
     specs = [
         ("photo-light", base),
         ("hand-occlusion", replace(base, seed=202, occlusion=True, background="procedural", distortion=True)),
         ("exit-reenter", replace(base, seed=203, trajectory=replace(base.trajectory, exit=True))),
-        (
-            "tilt70-blur",
-            replace(
-                base,
-                seed=204,
-                motion_blur=True,
-                trajectory=TrajectoryOptions(
-                    distance=(1.2, 2.8), max_tilt_rad=math.radians(70), keyframe_s=0.8
-                ),
-            ),
-        ),
+        ("tilt70-blur", replace(tilt_blur, seed=204)),
         ("hand-occlusion-2", replace(base, seed=205, occlusion=True)),
         ("big-hand", replace(base, seed=206, occlusion=True, hand_scale=1.8, background="procedural")),
         ("hand-resting", replace(base, seed=208, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
@@ -92,6 +87,18 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ("reach-hold-5", replace(hand, seed=303, hand_hold=0.8, hand_scale=1.0, distortion=True)),
         ("hand-resting-2", replace(base, seed=304, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
         ("hand-occlusion-3", replace(base, seed=305, occlusion=True, background="procedural")),
+        # added in session 13, after the choices above: the random photos above had never
+        # drawn immunohistochemistry or rocket, and the network does worst on such frames
+        ("reach-hold-6", replace(hand, seed=401, hand_hold=0.7)),
+        ("reach-hold-7", replace(hand, seed=402, hand_hold=0.6, background="procedural")),
+        ("reach-hold-8", replace(hand, seed=403, hand_hold=0.8, hand_scale=1.0, distortion=True)),
+        ("reach-hold-blur-2", replace(hand, seed=404, hand_hold=0.7, motion_blur=True, lighting=False)),
+        ("hand-resting-3", replace(base, seed=405, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
+        ("hand-occlusion-4", replace(base, seed=406, occlusion=True, background="procedural")),
+        ("exit-reenter-3", replace(base, seed=407, trajectory=replace(base.trajectory, exit=True))),
+        ("tilt70-blur-2", replace(tilt_blur, seed=408)),
+        ("photo-light-2", replace(base, seed=409, background="rocket")),
+        ("reach-hold-9", replace(hand, seed=410, hand_hold=0.7, background="rocket")),
     ]
     paths = []
     for name, options in specs:

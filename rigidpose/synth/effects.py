@@ -13,12 +13,13 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
-__all__ = ["BACKGROUNDS", "HandOccluder", "background", "lighting_gain", "sensor_noise"]
+__all__ = ["BACKGROUNDS", "PHOTOS", "HandOccluder", "background", "lighting_gain", "sensor_noise"]
 
-BACKGROUNDS = ("plain", "procedural", "photo")
+PHOTOS = ("coffee", "chelsea", "rocket", "astronaut", "immunohistochemistry", "hubble_deep_field")
+"""Photos that ship inside scikit-image (no download); each a plausible cluttered scene."""
 
-# Photos that ship inside scikit-image (no download); each a plausible cluttered scene.
-_PHOTOS = ("coffee", "chelsea", "rocket", "astronaut", "immunohistochemistry", "hubble_deep_field")
+BACKGROUNDS = ("plain", "procedural", "photo", *PHOTOS)
+"""``photo``: one of ``PHOTOS`` at random; a photo's name: that one."""
 
 
 def _photo(name: str) -> np.ndarray:
@@ -35,7 +36,8 @@ def background(
 
     ``plain``: a grey gradient. ``procedural``: blurred random blobs and lines (texture without
     a photo). ``photo``: a photo shipped with scikit-image, cropped and scaled to fill the frame;
-    ``exclude`` names photos not to use (e.g. the one printed on the target).
+    ``exclude`` names photos not to use (e.g. the one printed on the target). A photo's name
+    (``PHOTOS``): that photo, with the same random draws as ``photo`` makes.
     """
     if kind == "plain":
         ramp = np.linspace(0.35, 0.6, height, dtype=np.float32)[:, None, None]
@@ -52,9 +54,12 @@ def background(
                 end = (int(rng.uniform(0, width)), int(rng.uniform(0, height)))
                 cv2.line(image, center, end, color, int(rng.uniform(1, 8)), cv2.LINE_AA)
         return cv2.GaussianBlur(image, (0, 0), 1.2)
-    if kind == "photo":
-        names = [n for n in _PHOTOS if n not in exclude]
-        photo = _photo(names[int(rng.integers(len(names)))]).astype(np.float32) / 255.0
+    if kind == "photo" or kind in PHOTOS:
+        if kind in exclude:
+            raise InvalidInputError(f"background: {kind!r} is excluded here (the target's own image)")
+        names = [n for n in PHOTOS if n not in exclude]
+        drawn = names[int(rng.integers(len(names)))]  # drawn for a named photo too
+        photo = _photo(drawn if kind == "photo" else kind).astype(np.float32) / 255.0
         scale = max(width / photo.shape[1], height / photo.shape[0]) * rng.uniform(1.0, 1.4)
         photo = cv2.resize(
             photo, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR

@@ -62,7 +62,8 @@ class SequenceOptions:
         seed: makes the trajectory, background, occluder and noise reproducible.
         trajectory: camera motion (distance, tilt up to 75 degrees, roll, leaving the frame, a
             still segment).
-        background: ``plain``, ``procedural`` or ``photo``.
+        background: ``plain``, ``procedural``, ``photo`` (one of scikit-image's, picked by
+            ``seed``) or one of those photos by name (``synth.effects.PHOTOS``).
         motion_blur: average 5 sub-frame renders over the frame interval (ground truth at the
             middle one).
         lighting: brightness and a moving gradient over time.
