@@ -31,6 +31,7 @@ from .errors import (
 from .geometry import Pose, PoseDistance, pose_distance
 from .io import STATES, Frame, FramePoses, FrameSource, ObjectPose, PoseWriter, RGBDSource, read_poses
 from .robot import HandEyeResult, calibrate_hand_eye, load_transform, read_robot_poses, save_transform
+from .silhouette import SilhouetteOptions, SilhouetteRefiner
 from .target import MESH_UNITS, Appearance, Target, load_mesh
 from .track import PoseSmoother, Tracker, TrackerOptions
 
@@ -62,6 +63,8 @@ __all__ = [
     "PoseWriter",
     "RGBDSource",
     "RigidPoseError",
+    "SilhouetteOptions",
+    "SilhouetteRefiner",
     "SourceError",
     "Target",
     "Tracker",

@@ -52,6 +52,7 @@ from .detect.observations import Observations
 from .errors import BackendMissingError, InvalidInputError
 from .geometry import Pose, _rotation_log, pose_distance
 from .io import Frame, ObjectPose, as_bgr8
+from .silhouette import SilhouetteOptions, SilhouetteRefiner
 from .solve import PoseEstimate, SolveOptions, refine_weighted, solve_pose, solve_weighted_pose
 from .target import Target
 from .targets.planar import planar_corners_obj, sheet_image
@@ -98,6 +99,9 @@ class TrackerOptions:
             pose. Until then the points are followed. A hand over the object makes the network
             guess its hidden keypoints, differently each time, or find too few, while the points
             on the visible part keep moving with it. 1: the network always wins at once.
+        silhouette: how a learned target's pose is refined every frame by lining its outline up
+            with the image's edges (``silhouette``); None leaves the pose as the keypoints and
+            the followed points give it.
     """
 
     features: FeatureOptions = field(default_factory=FeatureOptions)
@@ -117,6 +121,7 @@ class TrackerOptions:
     learned: LearnedOptions = field(default_factory=LearnedOptions)
     learned_every: int = 2
     learned_patience: int = 5
+    silhouette: SilhouetteOptions | None = field(default_factory=SilhouetteOptions)
 
     @classmethod
     def for_targets(cls, targets: Sequence[Target]) -> TrackerOptions:
@@ -356,6 +361,7 @@ class _Track:
     disputed: Pose | None = None  # the network's last pose that the followed points disagreed with
     disputes: int = 0  # network runs in a row whose pose the followed points disagreed with
     caster: MeshCaster | None = None  # rays onto a learned target's mesh (None without open3d)
+    outline: SilhouetteRefiner | None = None  # a learned target's silhouette refinement
     state: str = "searching"
     T_raw: Pose | None = None
     T_before: Pose | None = None  # the raw pose one frame earlier, for the motion model
@@ -426,6 +432,7 @@ class Tracker:
         for target in targets:
             sheet = sheet_image(target)
             learned = None if target.keypoint_model is None else LearnedDetector(target, self.options.learned)
+            caster = None if learned is None else _surface_caster(target)
             self._tracks.append(
                 _Track(
                     target,
@@ -433,7 +440,10 @@ class Tracker:
                     None if sheet is None or learned is not None else _SheetWarper(*sheet),
                     PoseSmoother(self.options.smooth_min_cutoff_hz, self.options.smooth_beta, camera.fx),
                     learned,
-                    caster=None if learned is None else _surface_caster(target),
+                    caster=caster,
+                    outline=None
+                    if caster is None or self.options.silhouette is None
+                    else SilhouetteRefiner(target, self.options.silhouette, caster),
                 )
             )
         self._bgr: np.ndarray | None = None
@@ -856,11 +866,20 @@ class Tracker:
         return None
 
     def _accept_learned(self, track: _Track, gray: np.ndarray, estimate: PoseEstimate) -> Pose:
+        """The network's pose, refined on the outline; the surface points are picked at it."""
         track.learned_misses = 0
         track.disputed, track.disputes = None, 0
         track.confidence, track.residual_px = estimate.confidence, estimate.reproj_error_px
-        self._seed_surface_points(track, gray, estimate.T_cam_obj)
-        return estimate.T_cam_obj
+        T = self._outline(track, gray, estimate.T_cam_obj)
+        self._seed_surface_points(track, gray, T)
+        return T
+
+    def _outline(self, track: _Track, gray: np.ndarray, T: Pose | None) -> Pose | None:
+        """``T`` refined by lining the target's silhouette up with the frame's edges, when the
+        refinement is on and accepts (None stays None)."""
+        if T is None or track.outline is None:
+            return T
+        return track.outline.refine(gray, self.camera, T) or T
 
     def _follow_learned(self, track: _Track, gray: np.ndarray) -> Pose | None:
         """Surface points followed by optical flow, the network on a crop every
@@ -872,14 +891,18 @@ class Tracker:
         T_flow = self._follow(track, gray) if len(track.points_obj) >= self.options.min_points else None
         track.since_learned += 1
         if T_flow is not None and track.since_learned < self.options.learned_every:
-            return T_flow
+            return self._outline(track, gray, T_flow)
         T_guess = T_flow if T_flow is not None else track.predict()
         if T_guess is None:
             return None
         estimate, found = self._observe_learned(track, T_guess)
         if estimate is None:
             track.learned_misses += 1
-            return T_flow if track.learned_misses < self.options.learned_patience else None
+            return (
+                self._outline(track, gray, T_flow)
+                if track.learned_misses < self.options.learned_patience
+                else None
+            )
         if T_flow is not None:
             if not _agrees(estimate.T_cam_obj, T_flow, 10.0, 0.1):
                 confirmed = track.disputed is not None and _agrees(
@@ -888,7 +911,7 @@ class Tracker:
                 track.disputed, track.disputes = estimate.T_cam_obj, track.disputes + 1
                 if not confirmed and track.disputes < self.options.learned_patience:
                     track.learned_misses = 0
-                    return T_flow
+                    return self._outline(track, gray, T_flow)
             else:
                 # one fit to both: the keypoints weigh as much in all as the followed points
                 inliers = estimate.inliers

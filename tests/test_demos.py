@@ -121,9 +121,9 @@ def test_learned_drill_demo_end_to_end(tmp_path):
     result = run_demo("learned_drill.py", tmp_path)
     posed = int(result.stdout.split("pose in ")[1].split(" of")[0])
     within = int(result.stdout.split("(ADD): ")[1].split(" of")[0])
-    # of 90 frames with a hand passing over the drill; measured 90 posed, 71 within 0.1 d with the
+    # of 90 frames with a hand passing over the drill; measured 90 posed, 75 within 0.1 d with the
     # shipped model (the frames with much of the drill hidden are its weak spot: rigidpose bench
     # --learned)
-    assert posed >= 80 and within >= 63
+    assert posed >= 80 and within >= 67
     assert (tmp_path / "contact_sheet.png").stat().st_size > 10_000
     assert len(rp.read_poses(tmp_path / "poses.jsonl")) == 90

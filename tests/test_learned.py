@@ -289,6 +289,23 @@ def test_network_runs_that_find_nothing_leave_the_followed_points_in_charge_for_
     assert len(blind) == 3 and errors[blind[1]] == math.inf
 
 
+def test_the_silhouette_refinement_makes_tracked_poses_closer_to_the_truth(drill, held_drill_sequence):
+    target = drill.with_keypoint_model(DRILL_MODEL.read_bytes())
+    camera = rp.Camera.load(held_drill_sequence / "camera.yaml")
+    truth = [p.T_cam_obj for p in rp.read_poses(held_drill_sequence / "gt.jsonl") for p in p.objects]
+    median_mm = {}
+    for name, silhouette in (("on", rp.TrackerOptions().silhouette), ("off", None)):
+        tracker = rp.Tracker([target], camera, rp.TrackerOptions(silhouette=silhouette))
+        errors = []
+        with rp.FrameSource(held_drill_sequence / "video.mp4") as source:
+            for frame in source:
+                T = tracker.update(frame)[0].T_cam_obj
+                errors.append(metrics.add(T, truth[frame.index], drill.mesh.vertices) if T else math.inf)
+        median_mm[name] = 1000 * float(np.median(errors))
+    # measured 7.2 mm without it, 1.1 mm with it (the drill is 268 mm long)
+    assert median_mm["on"] < 0.5 * median_mm["off"]
+
+
 def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, drill):
     pytest.importorskip("torch")
     drill.save(tmp_path / "drill")
@@ -316,3 +333,26 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
     assert loaded.keypoint_model == (tmp_path / "drill.onnx").read_bytes()
     assert main(["train", "--target", str(tmp_path / "drill"), "--out", str(tmp_path / "x.pt")]) == 1
     assert "expected a .onnx file" in capsys.readouterr().err
+
+
+def test_the_learned_bench_pools_frames_over_sequences_per_tracker():
+    from rigidpose.eval.learned_bench import _totals, format_totals
+
+    def row(sequence, tracker, visible, add_visible, hidden, add_hidden, ms):
+        return dict(
+            sequence=sequence, tracker=tracker, visible_frames=visible, add_visible=add_visible,
+            occluded_frames=hidden, add_occluded=add_hidden, absent_frames=2, false_poses=0, ms_median=ms,
+        )  # fmt: skip
+
+    rows = [
+        row("a", "learned", 100, 0.9, 0, None, 5.0),
+        row("a", "learned-no-outline", 100, 0.5, 0, None, 3.0),
+        row("b", "learned", 300, 0.5, 10, 0.3, 7.0),
+        row("b", "learned-no-outline", 300, 0.5, 10, 0.1, 4.0),
+    ]
+    totals = {t["tracker"]: t for t in _totals(rows)}
+    assert list(totals) == ["learned", "learned-no-outline"]
+    assert totals["learned"]["add_visible"] == pytest.approx((90 + 150) / 400)
+    assert totals["learned"]["add_occluded"] == pytest.approx(0.3)  # "a" has no hidden frames
+    assert totals["learned"]["absent_frames"] == 4 and totals["learned"]["ms_median"] == 6.0
+    assert "all 2" in format_totals(list(totals.values())).splitlines()[0]

@@ -5,12 +5,14 @@
   moving-gradient lighting (training lit with pyrender lights), sensor noise, motion blur, lens
   distortion, a hand sweeping over the object or reaching for it and holding it (most of the
   frames with 30-50 % of it hidden), tilts up to 70 degrees, and the object leaving the frame.
-  Each runs through the tracker twice in one process: the default (the network on a crop every
-  ``learned_every`` frames, surface points followed by optical flow between) and the network on
-  every frame.
+  Each runs through three trackers in one process: the default (the network on a crop every
+  ``learned_every`` frames, surface points followed by optical flow between, every pose refined
+  on the object's outline), the same without the outline refinement (the baseline), and the
+  network on every frame.
 - **Per row**: ADD(-S) < 0.1 d (d: the object's diameter) in frames where the object is at least
   70 % visible, in frames with 30-50 % of it hidden, poses reported in frames where it is absent,
-  the median and 90th-percentile ADD error, and the median milliseconds per frame.
+  the median and 90th-percentile ADD error, and the median milliseconds per frame; then one
+  row per tracker over all sequences (frames pooled, the median of the sequences' milliseconds).
 - **Inference cost**: onnxruntime alone on 640x480 frames: the crop (tracking) and the whole-frame
   search at each scale, median milliseconds, with the threads the tracker uses (2).
 """
@@ -111,20 +113,29 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
     return paths
 
 
-def _evaluate(path: Path, target: Target, learned_every: int, progress: bool) -> dict[str, Any]:
+def _trackers() -> dict[str, Any]:
+    """The tracker configurations each sequence runs through, by name."""
+    from ..track import TrackerOptions
+
+    return {
+        "learned": TrackerOptions(),
+        "learned-no-outline": TrackerOptions(silhouette=None),  # the baseline: no silhouette refinement
+        "learned-every-frame": TrackerOptions(learned_every=1),
+    }
+
+
+def _evaluate(path: Path, target: Target, name: str, options: Any, progress: bool) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from ..track import Tracker, TrackerOptions
+    from ..track import Tracker
 
     gt = load_ground_truth(path)
-    tracker = Tracker([target], gt.camera, TrackerOptions(learned_every=learned_every))
+    tracker = Tracker([target], gt.camera, options)
     points = np.asarray(target.mesh.vertices, dtype=np.float64)
     diameter = target.diameter_m
     add_m, has_pose, times_ms = [], [], []
     with FrameSource(gt.video) as source:
-        for frame in tqdm(
-            source, total=len(gt.T_cam_obj), desc=f"{path.name} every {learned_every}", disable=not progress
-        ):
+        for frame in tqdm(source, total=len(gt.T_cam_obj), desc=f"{path.name} {name}", disable=not progress):
             if frame.index >= len(gt.T_cam_obj):
                 break
             start = time.perf_counter()
@@ -151,8 +162,7 @@ def _evaluate(path: Path, target: Target, learned_every: int, progress: bool) ->
 
     return {
         "sequence": path.name,
-        "tracker": "learned" if learned_every > 1 else "learned-every-frame",
-        "learned_every": learned_every,
+        "tracker": name,
         "frames": n,
         "visible_frames": int(visible.sum()),
         "add_visible": share(visible),
@@ -213,6 +223,47 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per tracker, over all sequences: the shares of frames within 0.1 d (visible, half
+    hidden), false poses, and the median over sequences of their median ms per frame."""
+    totals = []
+    for name in dict.fromkeys(r["tracker"] for r in rows):
+        mine = [r for r in rows if r["tracker"] == name]
+
+        def pooled(share: str, count: str, rows: list[dict[str, Any]] = mine) -> float | None:
+            frames = sum(r[count] for r in rows)
+            return sum((r[share] or 0.0) * r[count] for r in rows) / frames if frames else None
+
+        totals.append(
+            {
+                "tracker": name,
+                "sequences": len(mine),
+                "visible_frames": sum(r["visible_frames"] for r in mine),
+                "add_visible": pooled("add_visible", "visible_frames"),
+                "occluded_frames": sum(r["occluded_frames"] for r in mine),
+                "add_occluded": pooled("add_occluded", "occluded_frames"),
+                "absent_frames": sum(r["absent_frames"] for r in mine),
+                "false_poses": sum(r["false_poses"] for r in mine),
+                "ms_median": float(np.median([r["ms_median"] for r in mine])),
+            }
+        )
+    return totals
+
+
+def format_totals(totals: list[dict[str, Any]]) -> str:
+    """One line per tracker: all sequences together."""
+    lines = []
+    for t in totals:
+        visible = "-" if t["add_visible"] is None else f"{t['add_visible']:.3f}"
+        hidden = "-" if t["add_occluded"] is None else f"{t['add_occluded']:.3f}"
+        lines.append(
+            f"{'all ' + str(t['sequences']):<18} {t['tracker']:<20} {visible:>12} ({t['visible_frames']:>4}) "
+            f"{hidden:>7} ({t['occluded_frames']:>3}) {t['false_poses']:>5} / {t['absent_frames']:<4} "
+            f"{'':>20} {t['ms_median']:>9.1f}"
+        )
+    return "\n".join(lines)
+
+
 def run_learned_bench(
     out: str | os.PathLike[str],
     model: str | os.PathLike[str] = DEFAULT_MODEL,
@@ -236,14 +287,16 @@ def run_learned_bench(
         keypoint_model.data
     )
     paths = _sequences(replace(target, keypoint_model=None), progress, frames)
-    rows = []
-    for path in paths:
-        for every in (2, 1):
-            rows.append(_evaluate(path, target, every, progress))
+    rows = [
+        _evaluate(path, target, name, options, progress)
+        for path in paths
+        for name, options in _trackers().items()
+    ]
+    totals = _totals(rows)
     with FrameSource(paths[0] / "video.mp4") as source:
         frame = next(iter(source)).image
     cost = _inference_cost(target, frame)
-    table = format_table(rows)
+    table = format_table(rows) + "\n" + format_totals(totals)
     table += (
         f"\nonnxruntime, 640x480 frame, 2 threads: crop {cost['crop_ms']:.2f} ms, whole-frame search "
         + ", ".join(
@@ -253,7 +306,14 @@ def run_learned_bench(
         )
         + f" (all scales {cost['search_all_ms']:.2f} ms)"
     )
-    document = {"model": str(model), "target": target.name, "rows": rows, "inference": cost, "table": table}
+    document = {
+        "model": str(model),
+        "target": target.name,
+        "rows": rows,
+        "totals": totals,
+        "inference": cost,
+        "table": table,
+    }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "learned.json", json.dumps(document, indent=2) + "\n")
