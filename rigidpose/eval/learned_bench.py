@@ -89,8 +89,9 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ("reach-hold-5", replace(hand, seed=303, hand_hold=0.8, hand_scale=1.0, distortion=True)),
         ("hand-resting-2", replace(base, seed=304, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
         ("hand-occlusion-3", replace(base, seed=305, occlusion=True, background="procedural")),
-        # added in session 13, after the choices above: the random photos above had never
-        # drawn immunohistochemistry or rocket, and the network does worst on such frames
+        # added after the choices above: the random photos above had never drawn
+        # immunohistochemistry or rocket (the first eight were rendered as a check of the
+        # patience rule for network runs that find nothing, then used to choose what follows)
         ("reach-hold-6", replace(hand, seed=401, hand_hold=0.7)),
         ("reach-hold-7", replace(hand, seed=402, hand_hold=0.6, background="procedural")),
         ("reach-hold-8", replace(hand, seed=403, hand_hold=0.8, hand_scale=1.0, distortion=True)),
@@ -101,6 +102,21 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ("tilt70-blur-2", replace(tilt_blur, seed=408)),
         ("photo-light-2", replace(base, seed=409, background="rocket")),
         ("reach-hold-9", replace(hand, seed=410, hand_hold=0.7, background="rocket")),
+        # rendered after the outline refinement and the five-keypoint crop look had been chosen
+        # on the ones above, as their check (each photo named at least once)
+        ("reach-hold-10", replace(hand, seed=501, hand_hold=0.7)),
+        ("reach-hold-11", replace(hand, seed=502, hand_hold=0.6, background="procedural")),
+        ("reach-hold-12", replace(hand, seed=503, hand_hold=0.8, hand_scale=1.0, distortion=True)),
+        ("reach-hold-13", replace(hand, seed=504, hand_hold=0.7, background="immunohistochemistry")),
+        ("reach-hold-14", replace(hand, seed=505, hand_hold=0.7, background="astronaut")),
+        ("hand-resting-4", replace(base, seed=506, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
+        (
+            "hand-resting-5",
+            replace(base, seed=507, occlusion=True, hand_scale=1.3, hand_hold=0.8, background="rocket"),
+        ),
+        ("hand-occlusion-5", replace(base, seed=508, occlusion=True, background="procedural")),
+        ("exit-reenter-4", replace(base, seed=509, trajectory=replace(base.trajectory, exit=True))),
+        ("photo-light-3", replace(base, seed=510, background="coffee")),
     ]
     paths = []
     for name, options in specs:
