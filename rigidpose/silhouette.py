@@ -6,9 +6,10 @@ fixes what a few keypoints leave loose, above all the distance (the object's siz
 
 ``SilhouetteRefiner(target).refine(gray, camera, T_cam_obj)``:
 
-1. **Outline**: the mesh is ray cast (open3d) on every pixel of its bounding box at the input
-   pose; the silhouette's boundary pixels, up to ``max_points`` spread along it, give surface
-   points (object frame) and outward normals in the image.
+1. **Outline**: the mesh is ray cast (open3d) at the input pose, every 4 pixels over its
+   bounding box, then at every pixel near the coarse outline; the silhouette's boundary pixels,
+   up to ``max_points`` spread along it, give surface points (object frame) and outward normals
+   in the image.
 2. **Edges**: from each boundary point, the image's gradient across the outline is searched
    ``search_px`` inward and outward; the strongest response (above ``min_gradient``) is where the
    outline is seen. The silhouette's own sub-pixel position along the normal is taken out, so a
@@ -102,6 +103,11 @@ class SilhouetteRefiner:
     def refine(self, gray: np.ndarray, camera: Camera, T_cam_obj: Pose) -> Pose | None:
         """The pose that lines the silhouette up with ``gray``'s edges (H, W uint8, the camera's
         size), starting from ``T_cam_obj``; None when refused (see the module's docstring)."""
+        if not isinstance(gray, np.ndarray) or gray.dtype != np.uint8 or gray.shape != camera.size[::-1]:
+            shape = getattr(gray, "shape", None)
+            raise InvalidInputError(
+                f"gray: expected a uint8 image of the camera's size {camera.size[0]}x{camera.size[1]}, got shape {shape}"
+            )
         if self._camera is not camera:
             self._camera, self._rays = camera, camera.ray_image()
         T = T_cam_obj

@@ -68,6 +68,14 @@ def test_no_edges_or_a_far_off_pose_is_refused(drill_view):
     assert refiner.refine(gray, camera, behind) is None
 
 
+def test_a_frame_of_another_size_is_a_clear_error(drill_view):
+    drill, camera, truth, gray = drill_view
+    with pytest.raises(
+        rp.InvalidInputError, match="gray: expected a uint8 image of the camera's size 640x480, got shape"
+    ):
+        SilhouetteRefiner(drill).refine(gray[:240], camera, truth)
+
+
 def test_bad_options_are_clear():
     with pytest.raises(rp.InvalidInputError, match="silhouette: expected search_px >= 2"):
         SilhouetteOptions(search_px=1)
