@@ -202,6 +202,13 @@ def test_a_photo_background_by_name_is_that_photo_with_the_draws_of_a_random_one
         background("coffee", *size, np.random.default_rng(3), exclude=("coffee",))
 
 
+def test_training_never_sees_the_benchmarks_photos():
+    from rigidpose.synth.effects import PHOTOS
+    from rigidpose.synth.training import TRAINING_PHOTOS
+
+    assert set(TRAINING_PHOTOS).isdisjoint(PHOTOS)
+
+
 def test_untextured_mesh_silhouette_matches_projection():
     target = rp.Target.from_mesh_file(REPO / "meshes" / "box.ply", units="cm", name="box")
     camera = rp.Camera.from_intrinsics(600.0, 580.0, 322.0, 236.0, 640, 480)
