@@ -31,7 +31,7 @@ import numpy as np
 from ._validate import as_array
 from .errors import InvalidInputError
 
-__all__ = ["Pose", "PoseDistance", "pose_distance"]
+__all__ = ["Pose", "PoseDistance", "pose_distance", "poses_agree"]
 
 _ROTATION_TOL = 1e-5  # max |R^T R - I| accepted for a rotation matrix
 
@@ -240,3 +240,14 @@ def pose_distance(T_a: Pose, T_b: Pose) -> PoseDistance:
     """
     rvec = _rotation_log(T_a.rotation.T @ T_b.rotation)
     return PoseDistance(float(np.linalg.norm(rvec)), float(np.linalg.norm(T_a.translation - T_b.translation)))
+
+
+def poses_agree(T: Pose, T_reference: Pose, max_rotation_deg: float, max_distance_share: float) -> bool:
+    """Whether ``T`` is within ``max_rotation_deg`` of ``T_reference`` and within
+    ``max_distance_share`` of its distance from the camera (both ``T_cam_obj``)."""
+    change = pose_distance(T, T_reference)
+    distance_m = float(np.linalg.norm(T_reference.translation))
+    return (
+        change.rotation_rad <= math.radians(max_rotation_deg)
+        and change.translation_m <= max_distance_share * distance_m
+    )

@@ -25,7 +25,6 @@ relocate.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import cv2
@@ -34,7 +33,7 @@ import numpy as np
 from .align import MeshCaster
 from .camera import Camera
 from .errors import InvalidInputError
-from .geometry import Pose, pose_distance
+from .geometry import Pose, poses_agree
 from .target import Target
 
 __all__ = ["SilhouetteOptions", "SilhouetteRefiner"]
@@ -115,13 +114,8 @@ class SilhouetteRefiner:
             T = self._round(gray, camera, T)
             if T is None:
                 return None
-        change = pose_distance(T, T_cam_obj)
-        distance_m = float(np.linalg.norm(T_cam_obj.translation))
-        if change.rotation_rad > math.radians(self.options.max_rotation_deg) or (
-            change.translation_m > self.options.max_distance_share * distance_m
-        ):
-            return None
-        return T
+        options = self.options
+        return T if poses_agree(T, T_cam_obj, options.max_rotation_deg, options.max_distance_share) else None
 
     def _round(self, gray: np.ndarray, camera: Camera, T: Pose) -> Pose | None:
         options = self.options

@@ -50,7 +50,7 @@ from .detect.features import FeatureDetector, FeatureOptions, extract_features
 from .detect.learned import LearnedDetector, LearnedOptions
 from .detect.observations import Observations
 from .errors import BackendMissingError, InvalidInputError
-from .geometry import Pose, _rotation_log, pose_distance
+from .geometry import Pose, _rotation_log, poses_agree
 from .io import Frame, ObjectPose, as_bgr8
 from .silhouette import SilhouetteOptions, SilhouetteRefiner
 from .solve import PoseEstimate, SolveOptions, refine_weighted, solve_pose, solve_weighted_pose
@@ -341,17 +341,6 @@ def _surface_caster(target: Target) -> MeshCaster | None:
     except BackendMissingError:
         log.info("%s: open3d is missing: the keypoint network runs on every frame", target.name)
         return None
-
-
-def _agrees(T: Pose, T_reference: Pose, max_rotation_deg: float, max_share: float) -> bool:
-    """Whether ``T`` is within ``max_rotation_deg`` of ``T_reference`` and within ``max_share`` of
-    its distance from the camera."""
-    change = pose_distance(T, T_reference)
-    distance_m = float(np.linalg.norm(T_reference.translation))
-    return (
-        change.rotation_rad <= math.radians(max_rotation_deg)
-        and change.translation_m <= max_share * distance_m
-    )
 
 
 # -- the tracker ------------------------------------------------------------------------------
@@ -833,7 +822,7 @@ class Tracker:
         )
         if estimate is None:
             return None
-        if not _agrees(estimate.T_cam_obj, T, 10.0, 0.1):
+        if not poses_agree(estimate.T_cam_obj, T, 10.0, 0.1):
             return None  # disagrees with what is being followed: keep following
         inliers = estimate.inliers
         track.points_obj = observations.points_obj[inliers]
@@ -878,7 +867,7 @@ class Tracker:
             estimate, _ = self._observe_learned(track, rough.T_cam_obj, _SEARCH_INLIERS)
             if estimate is None:
                 continue
-            if not _agrees(estimate.T_cam_obj, rough.T_cam_obj, 20.0, 0.2):
+            if not poses_agree(estimate.T_cam_obj, rough.T_cam_obj, 20.0, 0.2):
                 continue
             return self._accept_learned(track, gray, estimate)
         return None
@@ -922,8 +911,8 @@ class Tracker:
                 else None
             )
         if T_flow is not None:
-            if not _agrees(estimate.T_cam_obj, T_flow, 10.0, 0.1):
-                confirmed = track.disputed is not None and _agrees(
+            if not poses_agree(estimate.T_cam_obj, T_flow, 10.0, 0.1):
+                confirmed = track.disputed is not None and poses_agree(
                     estimate.T_cam_obj, track.disputed, 10.0, 0.1
                 )
                 track.disputed, track.disputes = estimate.T_cam_obj, track.disputes + 1

@@ -219,10 +219,12 @@ def _inference_cost(target: Target, frame_bgr: np.ndarray, repeats: int = 60) ->
     return cost
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    def cell(value: Any, fmt: str) -> str:
-        return "-" if value is None else format(value, fmt)
+def _cell(value: Any, fmt: str) -> str:
+    """A table cell: ``value`` formatted, ``-`` for none."""
+    return "-" if value is None else format(value, fmt)
 
+
+def format_table(rows: list[dict[str, Any]]) -> str:
     header = (
         f"{'sequence':<18} {'tracker':<20} {'ADD<0.1d vis>=70%':>18} {'30-50% hidden':>14} "
         f"{'false poses':>12} {'ADD med mm':>11} {'p90 mm':>8} {'ms/frame':>9}"
@@ -231,10 +233,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(
             f"{r['sequence']:<18} {r['tracker']:<20} "
-            f"{cell(r['add_visible'], '.3f'):>12} ({r['visible_frames']:>3}) "
-            f"{cell(r['add_occluded'], '.3f'):>8} ({r['occluded_frames']:>3}) "
+            f"{_cell(r['add_visible'], '.3f'):>12} ({r['visible_frames']:>3}) "
+            f"{_cell(r['add_occluded'], '.3f'):>8} ({r['occluded_frames']:>3}) "
             f"{r['false_poses']:>5} / {r['absent_frames']:<4} "
-            f"{cell(r['add_median_mm'], '.1f'):>11} {cell(r['add_p90_mm'], '.1f'):>8} {r['ms_median']:>9.1f}"
+            f"{_cell(r['add_median_mm'], '.1f'):>11} {_cell(r['add_p90_mm'], '.1f'):>8} {r['ms_median']:>9.1f}"
         )
     return "\n".join(lines)
 
@@ -270,11 +272,11 @@ def format_totals(totals: list[dict[str, Any]]) -> str:
     """One line per tracker: all sequences together."""
     lines = []
     for t in totals:
-        visible = "-" if t["add_visible"] is None else f"{t['add_visible']:.3f}"
-        hidden = "-" if t["add_occluded"] is None else f"{t['add_occluded']:.3f}"
         lines.append(
-            f"{'all ' + str(t['sequences']):<18} {t['tracker']:<20} {visible:>12} ({t['visible_frames']:>4}) "
-            f"{hidden:>7} ({t['occluded_frames']:>3}) {t['false_poses']:>5} / {t['absent_frames']:<4} "
+            f"{'all ' + str(t['sequences']):<18} {t['tracker']:<20} "
+            f"{_cell(t['add_visible'], '.3f'):>12} ({t['visible_frames']:>4}) "
+            f"{_cell(t['add_occluded'], '.3f'):>7} ({t['occluded_frames']:>3}) "
+            f"{t['false_poses']:>5} / {t['absent_frames']:<4} "
             f"{'':>20} {t['ms_median']:>9.1f}"
         )
     return "\n".join(lines)
