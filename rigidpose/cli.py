@@ -501,6 +501,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 ("steps", args.steps),
                 ("images", args.images),
                 ("covered_peak", args.covered_peak),
+                ("occluder_share", args.occluder_share),
+                ("hand_share", args.hand_share),
             )
             if v is not None
         },
@@ -793,6 +795,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--covered-peak",
         type=float,
         help="override the heatmap height of keypoints with something in front of them (0-1]",
+    )
+    train.add_argument(
+        "--occluder-share",
+        type=float,
+        help="override the share of images with something painted over the object",
+    )
+    train.add_argument(
+        "--hand-share", type=float, help="override the share of those occluders that are hands"
     )
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_cmd_train)

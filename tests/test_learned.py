@@ -98,15 +98,32 @@ def test_covered_keypoints_are_the_ones_something_hides(drill):
 
     keypoints = farthest_point_keypoints(drill.mesh, 16)
 
-    def render(occluder_share: float):
-        options = TrainingSetOptions(count=40, size_px=64, seed=4, occluder_share=occluder_share)
+    def render(occluder_share: float, hand_share: float):
+        options = TrainingSetOptions(
+            count=40, size_px=64, seed=4, occluder_share=occluder_share, hand_share=hand_share
+        )
         return render_training_set(drill, keypoints, options, progress=False)
 
-    blobs, no_blobs = render(1.0), render(0.0)
-    for data in (blobs, no_blobs):
+    blobs, hands, no_blobs = render(1.0, 0.0), render(1.0, 1.0), render(0.0, 0.0)
+    for data in (blobs, hands, no_blobs):
         assert not (data.covered & ~data.labelled).any() and not (data.covered & data.visible).any()
-    # a blob over every view hides far more keypoints than the odd distractor in front
-    assert blobs.covered.sum() >= 20 and blobs.covered.sum() > 3 * no_blobs.covered.sum()
+    # a blob or a hand over every view hides far more keypoints than the odd distractor in front
+    for data in (blobs, hands):
+        assert data.covered.sum() >= 20 and data.covered.sum() > 3 * no_blobs.covered.sum()
+
+
+def test_a_training_hand_covers_part_of_the_object_and_paints_only_where_it_covers(rng):
+    from rigidpose.synth.training import _hand_occluder
+
+    centre, extent = np.array([64.0, 64.0]), 60.0
+    for _ in range(20):
+        image = np.full((128, 128, 3), 0.5, np.float32)
+        coverage = _hand_occluder(image, centre, extent, rng)
+        assert coverage.shape == (128, 128) and 0 <= coverage.min() and coverage.max() == 1
+        changed = np.any(image != 0.5, axis=2)
+        assert not (changed & (coverage == 0)).any() and changed[coverage >= 0.5].mean() > 0.99
+        around_object = coverage[34:94, 34:94] >= 0.5
+        assert 0.05 < around_object.mean() < 0.95  # part of the object, never none or all of it
 
 
 def test_tiny_training_lowers_the_loss_and_onnx_matches_torch(tiny):
@@ -331,6 +348,8 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
             "tiny",
             "--covered-peak",
             "0.6",
+            "--hand-share",
+            "0.5",
             "-q",
         ]
     )
@@ -339,11 +358,24 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
     assert (tmp_path / "drill.md").is_file()
     card = (tmp_path / "drill.md").read_text()
     assert "tiny" in card and "keypoints within 4 px" in card
-    assert "| covered_peak | 0.6 |" in card  # the override reaches the recipe and its card
+    assert "| covered_peak | 0.6 |" in card  # the overrides reach the recipe and its card
+    assert "| hand_share | 0.5 |" in card
     loaded = rp.Target.load(tmp_path / "drill")
     assert loaded.keypoint_model == (tmp_path / "drill.onnx").read_bytes()
     assert main(["train", "--target", str(tmp_path / "drill"), "--out", str(tmp_path / "x.pt")]) == 1
     assert "expected a .onnx file" in capsys.readouterr().err
+    bad_share = [
+        "train",
+        "--target",
+        str(tmp_path / "drill"),
+        "--out",
+        str(tmp_path / "y.onnx"),
+        "--hand-share",
+        "2",
+    ]
+    assert main(bad_share) == 1 and not (tmp_path / "y.onnx").exists()
+    err = capsys.readouterr().err
+    assert "hand_share in [0, 1]" in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_learned_bench_pools_frames_over_sequences_per_tracker():

@@ -11,8 +11,9 @@ rather than one look of it:
 - **appearance**: a random plastic or metal colour (one per part at times), roughness, one or
   two coloured lights from random directions and an ambient level;
 - **clutter**: random boxes, cylinders and spheres around and in front of it, image-space blobs
-  covering part of it (``occluder_share`` of the images), and ``empty_share`` images without it,
-  to learn absence;
+  covering part of it (``occluder_share`` of the images; ``hand_share`` of them hands: palm,
+  fingers, thumb and arm at any angle, in skin tones or a glove's colour), and ``empty_share``
+  images without it, to learn absence;
 - **backgrounds**: scikit-image photos *other than* those the benchmark's sequences use, and
   procedural noise, stripes and shapes unlike the sequences' ones; so the benchmark is held out;
 - **camera**: blur (defocus or motion), gain, gamma, colour balance, sensor noise and JPEG.
@@ -75,7 +76,9 @@ class TrainingSetOptions:
             side of the middle, as a slightly wrong prediction leaves it.
         min_visible: keypoints are labelled only when at least this share of the object's
             silhouette is visible.
-        occluder_share: share of the object's images with a blob painted over part of it.
+        occluder_share: share of the object's images with a blob or a hand painted over part
+            of it.
+        hand_share: share of those occluders that are hands (the rest are polygons and ellipses).
     """
 
     count: int = 20000
@@ -87,6 +90,7 @@ class TrainingSetOptions:
     crop_share: float = 0.6
     min_visible: float = 0.2
     occluder_share: float = 0.35
+    hand_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.count < 1 or self.size_px < 32 or self.size_px % 32:
@@ -97,10 +101,11 @@ class TrainingSetOptions:
             0 <= self.empty_share < 1
             and 0 <= self.front_share <= 1
             and 0 <= self.occluder_share <= 1
+            and 0 <= self.hand_share <= 1
             and 0 < self.scale[0] < self.scale[1]
         ):
             raise InvalidInputError(
-                "expected empty_share in [0, 1), front_share and occluder_share in [0, 1] "
+                "expected empty_share in [0, 1), front_share, occluder_share and hand_share in [0, 1] "
                 "and 0 < scale[0] < scale[1]"
             )
 
@@ -205,6 +210,59 @@ def _blob_occluder(
     )
     image *= 1.0 - coverage[..., None]
     image += coverage[..., None] * color
+    return coverage
+
+
+def _hand_occluder(
+    image: np.ndarray, centre_px: np.ndarray, extent_px: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Paints a hand over part of the object: a palm, four fingers of random lengths and spread,
+    a thumb and, at times, the arm out to the image's edge, at any angle, in a skin tone from
+    dark to light (or a glove's colour); returns its coverage (S, S). Drawn unlike the
+    benchmark's ``effects.HandOccluder`` (a fixed palm and four fingers, level, one skin tone),
+    so the sequences' hands stay held out."""
+    size = image.shape[0]
+    coverage = np.zeros((size, size), np.float32)
+    palm = rng.uniform(0.25, 0.55) * extent_px  # the palm's half-length
+    centre = centre_px + rng.uniform(-0.5, 0.5, 2) * extent_px
+    angle = rng.uniform(0, 2 * math.pi)
+    along = np.array([math.cos(angle), math.sin(angle)])  # wrist to fingertips
+    across = np.array([-along[1], along[0]])
+    width = palm * rng.uniform(0.7, 1.0)  # the palm's half-width
+
+    def to16(point: np.ndarray) -> tuple[int, int]:
+        x, y = np.round(point * 16).astype(int)
+        return int(x), int(y)
+
+    axes = (int(palm * 16), int(width * 16))
+    cv2.ellipse(coverage, to16(centre), axes, math.degrees(angle), 0, 360, 1.0, -1, cv2.LINE_AA, 4)
+    thickness = max(1, round(float(width * rng.uniform(0.35, 0.5))))
+    curl = rng.uniform(0.3, 1.0)  # 1: stretched out, less: bent towards the camera or away
+    for spread in np.linspace(-0.7, 0.7, 4) + rng.uniform(-0.1, 0.1, 4):
+        base = centre + along * palm * 0.6 + across * width * spread
+        tip = base + (along + across * spread * rng.uniform(0, 0.5)) * palm * curl * rng.uniform(0.9, 1.4)
+        cv2.line(coverage, to16(base), to16(tip), 1.0, thickness, cv2.LINE_AA, 4)
+    side = 1.0 if rng.uniform() < 0.5 else -1.0  # left or right hand
+    thumb_base = centre + across * side * width * 0.7
+    thumb_tip = thumb_base + (along * 0.5 + across * side * 0.8) * palm * rng.uniform(0.6, 1.1)
+    cv2.line(coverage, to16(thumb_base), to16(thumb_tip), 1.0, thickness, cv2.LINE_AA, 4)
+    if rng.uniform() < 0.6:  # the arm, out of the image
+        wrist = centre - along * palm * 0.8
+        cv2.line(coverage, to16(wrist), to16(wrist - along * 3 * size), 1.0, int(width * 1.4), cv2.LINE_AA, 4)
+    np.clip(coverage, 0.0, 1.0, out=coverage)
+    if rng.uniform() < 0.8:  # BGR skin tones, dark to light
+        tone = rng.uniform(0.15, 1.0)
+        color = np.array([0.45, 0.58, 0.8]) * tone + rng.uniform(-0.05, 0.05, 3)
+    else:  # a glove
+        color = rng.uniform(0, 1, 3)
+    # shaded by a linear gradient (a lit, rounded surface), with a little per-pixel texture
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    light = rng.uniform(0, 2 * math.pi)
+    shade = 1.0 + rng.uniform(0, 0.5) * (xs * math.cos(light) + ys * math.sin(light))
+    texture = rng.uniform(1.0 - rng.uniform(0, 0.3), 1.0, (size, size)).astype(np.float32)
+    paint = np.clip(color, 0, 1).astype(np.float32)[None, None] * (shade * texture)[..., None]
+    image *= 1.0 - coverage[..., None]
+    image += coverage[..., None] * paint
     return coverage
 
 
@@ -406,7 +464,10 @@ def render_training_set(
                     ys, xs = np.nonzero(on_object)
                     centre_px = np.array([xs.mean(), ys.mean()])
                     extent = max(float(np.ptp(xs)), float(np.ptp(ys)), 4.0)
-                    blob = _blob_occluder(image, centre_px, extent, rng) >= 0.5
+                    # no draw without hands: the shipped model's renders stay as they were
+                    hand = options.hand_share > 0 and rng.uniform() < options.hand_share
+                    paint = _hand_occluder if hand else _blob_occluder
+                    blob = paint(image, centre_px, extent, rng) >= 0.5
                     seen &= ~blob
                     in_front |= on_object & blob
                 points_cam = T.apply(keypoints_obj)
@@ -417,8 +478,10 @@ def render_training_set(
                 out.labelled[i] = inside & shown
                 ij = np.clip(np.round(pixels).astype(int), 0, size - 1)
                 at = seen[ij[:, 1], ij[:, 0]] & inside
-                out.visible[i] = at & (
-                    np.abs(object_depth[ij[:, 1], ij[:, 0]] - points_cam[:, 2]) < 0.01 * diameter
+                out.visible[i] = (
+                    out.labelled[i]
+                    & at
+                    & (np.abs(object_depth[ij[:, 1], ij[:, 0]] - points_cam[:, 2]) < 0.01 * diameter)
                 )
                 # eroded: depth sampled off the pixel centre leaves stray pixels at depth steps
                 covered = cv2.erode(in_front.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
