@@ -117,6 +117,20 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ("hand-occlusion-5", replace(base, seed=508, occlusion=True, background="procedural")),
         ("exit-reenter-4", replace(base, seed=509, trajectory=replace(base.trajectory, exit=True))),
         ("photo-light-3", replace(base, seed=510, background="coffee")),
+        # rendered to check the model trained with hands among its occluders, before shipping it
+        ("reach-hold-15", replace(hand, seed=601, hand_hold=0.7)),
+        ("reach-hold-16", replace(hand, seed=602, hand_hold=0.6, background="procedural")),
+        ("reach-hold-17", replace(hand, seed=603, hand_hold=0.8, hand_scale=1.0, distortion=True)),
+        ("reach-hold-18", replace(hand, seed=604, hand_hold=0.6, background="coffee")),
+        ("reach-hold-19", replace(hand, seed=605, hand_hold=0.7, background="immunohistochemistry")),
+        ("hand-resting-6", replace(base, seed=606, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
+        (
+            "hand-resting-7",
+            replace(base, seed=607, occlusion=True, hand_scale=1.3, hand_hold=0.8, background="astronaut"),
+        ),
+        ("hand-occlusion-6", replace(base, seed=608, occlusion=True, background="procedural")),
+        ("exit-reenter-5", replace(base, seed=609, trajectory=replace(base.trajectory, exit=True))),
+        ("photo-light-4", replace(base, seed=610, background="chelsea")),
     ]
     paths = []
     for name, options in specs:
