@@ -51,8 +51,8 @@ class TrainConfig:
         occluder_share: share of the training images with a blob or a hand over part of the
             object.
         hand_share: share of those occluders that are hands (``synth.training``). The full
-            recipe keeps 0: with ``occluder_share`` 0.5 and ``hand_share`` 0.5 (88 min) the
-            drill's model tracked more of the partly hidden frames (55.3 % of 819 within 0.1 d,
+            recipe keeps 0: with ``occluder_share`` 0.5 and ``hand_share`` 0.5 (88 min; its blobs
+            were then shaded like the hands) the drill's model tracked more of the partly hidden frames (55.3 % of 819 within 0.1 d,
             against 49.2 %) but fewer of the visible ones (90.7 % of 5831, against 93.1 %), and on
             the ten sequences rendered to check it, no more hidden ones (43.0 % against 42.6 %).
         seed: seeds rendering, initialisation, batches and augmentation.
