@@ -319,10 +319,11 @@ def run_learned_bench(
         keypoint_model.data
     )
     paths = _sequences(replace(target, keypoint_model=None), progress, frames)
+    trackers = _trackers()
     rows = [
         _evaluate(path, target, name, options, progress)
         for path in paths
-        for name, options in _trackers().items()
+        for name, options in trackers.items()
     ]
     totals = _totals(rows)
     with FrameSource(paths[0] / "video.mp4") as source:
