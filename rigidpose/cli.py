@@ -503,6 +503,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 ("covered_peak", args.covered_peak),
                 ("occluder_share", args.occluder_share),
                 ("hand_share", args.hand_share),
+                ("width", args.width),
+                ("precision", args.precision),
+                ("int8", args.int8),
             )
             if v is not None
         },
@@ -803,6 +806,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--hand-share", type=float, help="override the share of those occluders that are hands"
+    )
+    train.add_argument("--width", type=int, help="override the network's channel multiplier")
+    train.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32"),
+        help="training arithmetic (auto: bf16 where the CPU has it natively)",
+    )
+    train.add_argument(
+        "--int8",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="export quantized to int8 (the full recipe does; --no-int8 for float weights)",
     )
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     train.set_defaults(run=_cmd_train)

@@ -144,6 +144,45 @@ def test_tiny_training_lowers_the_loss_and_onnx_matches_torch(tiny):
     np.testing.assert_allclose(model.heatmaps(image), expected[0].numpy(), atol=1e-4)
 
 
+def test_int8_export_keeps_the_heatmaps_and_what_the_detector_needs(tiny):
+    onnx = pytest.importorskip("onnx")
+    from rigidpose.train import quantize_int8
+
+    result, model_bytes = tiny
+    quantized = quantize_int8(model_bytes, result.calibration)
+    assert len(quantized) < len(model_bytes)
+    weights = {t.data_type for t in onnx.load_from_string(quantized).graph.initializer}
+    assert onnx.TensorProto.INT8 in weights  # the convolutions' weights are int8
+    plain, model = KeypointModel(model_bytes), KeypointModel(quantized)
+    np.testing.assert_allclose(model.keypoints_obj, plain.keypoints_obj)
+    assert (model.stride, model.input_size, model.target) == (plain.stride, plain.input_size, plain.target)
+    for image in result.validation.images[:8]:
+        expected = plain.heatmaps(image)
+        assert np.abs(model.heatmaps(image) - expected).max() < 0.05 * max(float(expected.max()), 0.1)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_training_lowers_the_loss_in_either_precision(drill, precision):
+    torch = pytest.importorskip("torch")
+    from rigidpose.train import TRAIN_CONFIGS, train_keypoints
+
+    torch.manual_seed(0)
+    config = dataclasses.replace(TRAIN_CONFIGS["tiny"], precision=precision)
+    result = train_keypoints(drill, config, progress=False)
+    assert result.config.precision == precision
+    losses = np.asarray(result.losses)
+    assert losses[-10:].mean() < 0.8 * losses[:10].mean()
+    assert all(p.is_contiguous() for p in result.net.parameters())  # channels-last undone for export
+
+
+def test_train_config_rejects_an_unknown_precision():
+    pytest.importorskip("torch")
+    from rigidpose.train import TrainConfig
+
+    with pytest.raises(rp.InvalidInputError, match="precision: expected one of auto, bf16, fp32"):
+        TrainConfig(precision="fp16")
+
+
 def test_keypoint_model_rejects_files_that_are_not_one(tmp_path, drill):
     with pytest.raises(rp.FileFormatError, match="not an ONNX model"):
         KeypointModel(b"not a model")
@@ -350,6 +389,10 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
             "0.6",
             "--hand-share",
             "0.5",
+            "--width",
+            "6",
+            "--precision",
+            "fp32",
             "-q",
         ]
     )
@@ -360,8 +403,14 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
     assert "tiny" in card and "keypoints within 4 px" in card
     assert "| covered_peak | 0.6 |" in card  # the overrides reach the recipe and its card
     assert "| hand_share | 0.5 |" in card
+    assert "| width | 6 |" in card and "| precision | fp32 |" in card
+    assert "| int8 | True |" in card and "this file (int8)" in card  # the export is scored too
     loaded = rp.Target.load(tmp_path / "drill")
     assert loaded.keypoint_model == (tmp_path / "drill.onnx").read_bytes()
+    plain = ["train", "--target", str(DRILL_MESH), "--out", str(tmp_path / "plain.onnx"), "--config", "tiny"]
+    assert main([*plain, "--no-int8", "-q"]) == 0
+    card = (tmp_path / "plain.md").read_text()
+    assert "| int8 | False |" in card and "float32 weights" in card and "(int8)" not in card
     assert main(["train", "--target", str(tmp_path / "drill"), "--out", str(tmp_path / "x.pt")]) == 1
     assert "expected a .onnx file" in capsys.readouterr().err
     bad_share = [

@@ -131,6 +131,27 @@ def _sequences(target: Target, progress: bool, frames: int | None) -> list[Path]
         ("hand-occlusion-6", replace(base, seed=608, occlusion=True, background="procedural")),
         ("exit-reenter-5", replace(base, seed=609, trajectory=replace(base.trajectory, exit=True))),
         ("photo-light-4", replace(base, seed=610, background="chelsea")),
+        # rendered to check the wider model trained with hands (width 64, int8), chosen on the
+        # 46 above, before shipping it
+        ("reach-hold-20", replace(hand, seed=701, hand_hold=0.7)),
+        ("reach-hold-21", replace(hand, seed=702, hand_hold=0.6, background="procedural")),
+        ("reach-hold-22", replace(hand, seed=703, hand_hold=0.8, hand_scale=1.0, distortion=True)),
+        ("reach-hold-23", replace(hand, seed=704, hand_hold=0.7, background="astronaut")),
+        ("reach-hold-blur-3", replace(hand, seed=705, hand_hold=0.6, motion_blur=True)),
+        ("hand-resting-8", replace(base, seed=706, occlusion=True, hand_scale=1.3, hand_hold=0.8)),
+        (
+            "hand-resting-9",
+            replace(base, seed=707, occlusion=True, hand_scale=1.3, hand_hold=0.8, background="coffee"),
+        ),
+        ("hand-occlusion-7", replace(base, seed=708, occlusion=True, background="procedural")),
+        ("exit-reenter-6", replace(base, seed=709, trajectory=replace(base.trajectory, exit=True))),
+        ("tilt70-blur-3", replace(tilt_blur, seed=710)),
+        # five more reaches, as three of the four above never hid 30-50 % of the drill
+        ("reach-hold-24", replace(hand, seed=711, hand_hold=0.8)),
+        ("reach-hold-25", replace(hand, seed=712, hand_hold=0.7, background="procedural")),
+        ("reach-hold-26", replace(hand, seed=713, hand_hold=0.8, background="immunohistochemistry")),
+        ("reach-hold-27", replace(hand, seed=714, hand_hold=0.7, hand_scale=1.3, distortion=True)),
+        ("reach-hold-28", replace(hand, seed=715, hand_hold=0.8, background="rocket")),
     ]
     paths = []
     for name, options in specs:

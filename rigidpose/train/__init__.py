@@ -14,7 +14,7 @@ except ImportError:
         "training needs torch, onnx and onnxscript; install them with: pip install 'rigidpose[train]'"
     ) from None
 
-from .export import OPSET, export_onnx, onnx_bytes, write_card
+from .export import OPSET, export_onnx, onnx_bytes, quantize_int8, write_card
 from .fit import TRAIN_CONFIGS, TrainConfig, TrainResult, train_keypoints
 from .net import KeypointNet
 
@@ -26,6 +26,7 @@ __all__ = [
     "TrainResult",
     "export_onnx",
     "onnx_bytes",
+    "quantize_int8",
     "train_keypoints",
     "write_card",
 ]
