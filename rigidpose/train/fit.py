@@ -304,18 +304,9 @@ def train_keypoints(
         hand_share=config.hand_share,
     )
     data = render_training_set(target, keypoints_obj, options, progress=progress)
-    validation = render_training_set(
-        target,
-        keypoints_obj,
-        TrainingSetOptions(
-            count=config.validation_images,
-            size_px=config.size_px,
-            seed=config.seed + 1_000_003,
-            occluder_share=config.occluder_share,
-            hand_share=config.hand_share,
-        ),
-        progress=progress,
-    )
+    # the same randomisation, another seed
+    held_out = replace(options, count=config.validation_images, seed=config.seed + 1_000_003)
+    validation = render_training_set(target, keypoints_obj, held_out, progress=progress)
     peak_heights = np.where(data.covered, config.covered_peak, 1.0).astype(np.float32) * data.labelled
     net = KeypointNet(len(keypoints_obj), config.width)
     layout = torch.channels_last if bf16 else torch.contiguous_format
