@@ -86,6 +86,12 @@ class TrackerOptions:
         redetect_every: frames between detections around a non-sheet target's predicted place.
         flow_window_px: Lucas-Kanade window side, pixels.
         flow_levels: Lucas-Kanade pyramid levels above full resolution.
+        flow_min_eigen: a sheet's point is not followed from its warped image when the smaller
+            eigenvalue of its window's gradient matrix, per pixel, is below this (OpenCV's
+            ``minEigThreshold``; the template is matched to the frame's contrast first). Faint
+            texture is followed poorly under noise, and a window on a straight edge slides
+            along it, staying where the prediction put it: both pull the pose towards the
+            prediction, which shows as jitter, most where little of the sheet is in view.
         rewarp_px: a sheet whose fitted pose moved its corners farther than this (pixels) from the
             pose its image was warped into is warped and followed again from the fitted pose.
         max_residual_px: a followed point farther than this from the refined pose's projection is
@@ -120,6 +126,7 @@ class TrackerOptions:
     redetect_every: int = 10
     flow_window_px: int = 21
     flow_levels: int = 3
+    flow_min_eigen: float = 3e-3
     rewarp_px: float = 1.0
     max_residual_px: float = 3.0
     smooth_min_cutoff_hz: float = 1.0
@@ -159,11 +166,13 @@ class TrackerOptions:
         if (
             self.max_residual_px <= 0
             or self.rewarp_px <= 0
+            or self.flow_min_eigen < 0
             or self.smooth_min_cutoff_hz < 0
             or self.smooth_beta < 0
         ):
             raise InvalidInputError(
-                "expected max_residual_px > 0, rewarp_px > 0, smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
+                "expected max_residual_px > 0, rewarp_px > 0, flow_min_eigen >= 0, smooth_min_cutoff_hz >= 0 "
+                "and smooth_beta >= 0"
             )
 
 
@@ -750,6 +759,7 @@ class Tracker:
             maxLevel=2,
             criteria=_FLOW_CRITERIA,
             flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+            minEigThreshold=options.flow_min_eigen,
         )
         ok = (status.ravel() == 1) & np.all(np.isfinite(points_obj), axis=1)
         pixels = moved.reshape(-1, 2)[ok] + origin
