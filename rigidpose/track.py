@@ -201,7 +201,7 @@ class PoseSmoother:
         """Forget the past (after the object was lost)."""
         self._smoothed: Pose | None = None
         self._last_raw: Pose | None = None
-        self._velocity = np.zeros(6)
+        self._velocity: np.ndarray | None = None  # none until a second pose gives one
 
     @staticmethod
     def _alpha(cutoff_hz: float, dt_s: float) -> float:
@@ -212,7 +212,7 @@ class PoseSmoother:
         """The smoothed pose after a new raw pose ``dt_s`` seconds after the previous one."""
         if self._smoothed is None or self._last_raw is None or self.min_cutoff_hz <= 0 or dt_s <= 0:
             self._smoothed = self._last_raw = T_raw
-            self._velocity = np.zeros(6)
+            self._velocity = None
             return T_raw
         # velocity (rotation rate, translation rate relative to the distance), filtered as a
         # vector so that noise averages out instead of adding up; raw matrices, one Pose at the end
@@ -221,7 +221,12 @@ class PoseSmoother:
         step_rvec = _rotation_log(R_raw @ self._last_raw.rotation.T)
         distance = max(float(np.linalg.norm(t_raw)), 1e-3)
         velocity = np.concatenate([step_rvec, (t_raw - self._last_raw.translation) / distance]) / dt_s
-        self._velocity += self._alpha(self.derivative_cutoff_hz, dt_s) * (velocity - self._velocity)
+        # the first velocity is taken as it is: starting from rest would smooth hard, and lag,
+        # while an object found in motion (entering the view, found again) keeps moving
+        if self._velocity is None:
+            self._velocity = velocity
+        else:
+            self._velocity += self._alpha(self.derivative_cutoff_hz, dt_s) * (velocity - self._velocity)
         speed_px_s = self.focal_px * (np.linalg.norm(self._velocity[:3]) + np.linalg.norm(self._velocity[3:]))
         alpha = self._alpha(self.min_cutoff_hz + self.beta * float(speed_px_s), dt_s)
         towards = _rotation_log(R_raw @ R_smooth.T)

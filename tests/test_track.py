@@ -298,3 +298,10 @@ def test_smoother_removes_jitter_at_rest_without_lagging_in_motion():
         moving = rp.Pose(rest.rotation, rest.translation + [0.02 * i, 0.0, 0.0])
         lag_m = np.linalg.norm(smoother(moving, 1 / 30).translation - moving.translation)
     assert lag_m < 0.004  # under 2.5 px at 600 px focal length
+    # found while moving (entering the view, found again): no lag from the second pose on, as
+    # if it had been at rest before
+    smoother.reset()
+    for i in range(6):
+        moving = rp.Pose(rest.rotation, rest.translation + [0.02 * i, 0.0, 0.0])
+        lag_m = np.linalg.norm(smoother(moving, 1 / 30).translation - moving.translation)
+        assert lag_m < 0.001, f"pose {i}: {lag_m * 1000:.1f} mm behind"
