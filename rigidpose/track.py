@@ -92,10 +92,21 @@ class TrackerOptions:
             texture is followed poorly under noise, and a window on a straight edge slides
             along it, staying where the prediction put it: both pull the pose towards the
             prediction, which shows as jitter, most where little of the sheet is in view.
-        rewarp_px: a sheet whose fitted pose moved its corners farther than this (pixels) from the
-            pose its image was warped into is warped and followed again from the fitted pose.
-        max_residual_px: a followed point farther than this from the refined pose's projection is
-            dropped.
+        rewarp_px, max_warps: a sheet whose fitted pose moved its corners farther than
+            ``rewarp_px`` (pixels) from the pose its image was warped into is warped and
+            followed again from the fitted pose, up to ``max_warps`` warps per frame. A poor
+            prediction (the sheet speeding up as it leaves the view) takes two or three.
+        max_residual_px, min_residual_px: a followed point farther from the refined pose's
+            projection than three times the median point's distance, bounded to this range
+            (pixels), is dropped. A point that the flow put a pixel or two off (a window caught
+            on a neighbouring letter of repeated print, a stale prediction) pulls the pose by
+            as much as a good point holds it, most where few points are left.
+        max_uncertainty_px: a sheet's pose is not reported when its corners' 1-sigma
+            uncertainty (pixels, RMS over the corners) is larger, as the followed points'
+            residuals and spread give it: a sliver of the sheet left in view, a few points
+            beside a hand. The estimate assumes independent flow errors; near an edge or a hand
+            they are not, and it can be low by half: 1.5 px keeps even such a pose's corners
+            within 5 px most of the time.
         smooth_min_cutoff_hz: one-euro filter cutoff at rest, Hz; lower is steadier. 0 disables
             smoothing.
         smooth_beta: how fast the cutoff rises with the object's speed in the image (Hz per px/s);
@@ -128,7 +139,10 @@ class TrackerOptions:
     flow_levels: int = 3
     flow_min_eigen: float = 3e-3
     rewarp_px: float = 1.0
+    max_warps: int = 3
     max_residual_px: float = 3.0
+    min_residual_px: float = 0.5
+    max_uncertainty_px: float = 1.5
     smooth_min_cutoff_hz: float = 1.0
     smooth_beta: float = 0.5
     depth: AlignOptions | None = field(default_factory=AlignOptions)
@@ -155,24 +169,26 @@ class TrackerOptions:
             or self.redetect_every < 1
             or self.flow_window_px < 5
             or self.flow_levels < 0
+            or self.max_warps < 1
             or self.depth_every < 1
             or self.learned_every < 1
             or self.learned_patience < 1
         ):
             raise InvalidInputError(
                 "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0, "
-                "depth_every >= 1, learned_every >= 1 and learned_patience >= 1"
+                "max_warps >= 1, depth_every >= 1, learned_every >= 1 and learned_patience >= 1"
             )
         if (
-            self.max_residual_px <= 0
+            self.min_residual_px <= 0
+            or self.max_residual_px < self.min_residual_px
             or self.rewarp_px <= 0
             or self.flow_min_eigen < 0
             or self.smooth_min_cutoff_hz < 0
             or self.smooth_beta < 0
         ):
             raise InvalidInputError(
-                "expected max_residual_px > 0, rewarp_px > 0, flow_min_eigen >= 0, smooth_min_cutoff_hz >= 0 "
-                "and smooth_beta >= 0"
+                "expected 0 < min_residual_px <= max_residual_px, rewarp_px > 0, flow_min_eigen >= 0, "
+                "smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
             )
 
 
@@ -584,6 +600,11 @@ class Tracker:
                         T = self._redetect_nearby(track, gray, T) or T
         if T is None:
             T = self._detect(track, gray)
+        if T is not None and track.sheet is not None:
+            uncertainty_px = self._corner_uncertainty_px(track, T, track.sheet.corners_obj)
+            if not uncertainty_px <= self.options.max_uncertainty_px:
+                log.debug("%s: corners uncertain by %.1f px: no pose", track.target.name, uncertainty_px)
+                T = None
         if T is None:
             track.drop("lost" if track.state in ("tracking", "lost") else "searching")
             return None
@@ -632,7 +653,8 @@ class Tracker:
         self, points_obj: np.ndarray, pixels: np.ndarray, T_start: Pose, min_share: float
     ) -> tuple[Pose, np.ndarray, float] | None:
         """Pose from 2D-3D pairs starting at ``T_start``: gate by the residual at the start,
-        Levenberg-Marquardt, drop points beyond ``max_residual_px``, refine again.
+        Levenberg-Marquardt, drop points beyond three median residuals (see ``max_residual_px``),
+        refine again unless that dropped none.
 
         Returns (pose, kept mask, RMS residual px) or None when fewer than ``min_points`` or
         less than ``min_share`` of the pairs fit.
@@ -663,15 +685,46 @@ class Tracker:
         for _ in range(2):
             rvec, tvec = refine(rvec, tvec, keep)
             errors = residuals(rvec, tvec)
-            keep = errors < options.max_residual_px
+            # three times the median residual (a robust spread: 3.5 sigma of Gaussian noise)
+            bound = min(options.max_residual_px, max(options.min_residual_px, 3.0 * float(np.median(errors))))
+            refined_on, keep = keep, errors < bound
             if keep.sum() < minimum:
                 return None
+            if np.array_equal(keep, refined_on):
+                break  # the same points again: the pose would not move
         if not (np.all(np.isfinite(rvec)) and np.all(np.isfinite(tvec))):
             return None
         T = Pose.from_rvec_tvec(rvec, tvec)
         if np.any(T.apply(points_obj[keep])[:, 2] <= 0):
             return None
         return T, keep, float(np.sqrt(np.mean(errors[keep] ** 2)))
+
+    def _corner_uncertainty_px(self, track: _Track, T: Pose, corners_obj: np.ndarray) -> float:
+        """How far ``corners_obj`` (K, 3) may be from where pose ``T`` (fitted to the followed
+        points) projects them: the RMS over the corners of their 1-sigma reprojection error,
+        pixels, from the points' residuals through the fit's Jacobian. Large when few points
+        remain or they all sit in a sliver of the target (a sheet leaving the view); inf when
+        the points do not pin the pose down at all."""
+        points_obj, pixels = track.points_obj, track.pixels
+        count = len(points_obj)
+        if count < 4:
+            return math.inf
+        camera, origin = self.camera, np.zeros(3)
+        # rotations about the object's origin (camera axes) and translations: 6 parameters
+        projected, jacobian = cv2.projectPoints(
+            points_obj @ T.rotation.T, origin, T.translation, camera.K, camera.dist_coeffs
+        )
+        residuals = projected.reshape(-1, 2) - pixels
+        variance_px2 = max(float(np.sum(residuals**2)) / max(2 * count - 6, 1), 0.1**2)
+        information = jacobian[:, :6].T @ jacobian[:, :6]
+        if np.linalg.cond(information) > 1e12:
+            return math.inf
+        covariance = np.linalg.inv(information) * variance_px2
+        _, corner_jacobian = cv2.projectPoints(
+            corners_obj @ T.rotation.T, origin, T.translation, camera.K, camera.dist_coeffs
+        )
+        corner_jacobian = corner_jacobian[:, :6]
+        return math.sqrt(float(np.trace(corner_jacobian @ covariance @ corner_jacobian.T)) / len(corners_obj))
 
     def _reanchor_sheet(
         self, track: _Track, gray: np.ndarray, T: Pose, min_share: float = 0.3, fresh: bool = False
@@ -688,19 +741,24 @@ class Tracker:
         When the fitted pose moved the sheet's corners more than ``rewarp_px`` away from ``T`` (a
         rough detection, a poor prediction), the warp showed the sheet a little rotated, scaled
         and sheared against the frame, and the flow's fixed windows leaned towards ``T``: the
-        sheet is warped again into the fitted pose and the same points followed once more.
+        sheet is warped again into the fitted pose and the same points followed once more, until
+        the pose stays within ``rewarp_px`` or ``max_warps`` warps were made.
         """
         T_fit = self._warp_and_fit(track, gray, T, min_share, fresh)
         if T_fit is None:
             return None
         corners = track.sheet.corners_obj
-        # NaN (a corner behind the camera) compares False: no second pass
-        shift_px = np.abs(
-            self.camera.project(T_fit.apply(corners)) - self.camera.project(T.apply(corners))
-        ).max()
-        if not shift_px > self.options.rewarp_px:
-            return T_fit
-        return self._warp_and_fit(track, gray, T_fit, min_share, fresh=False) or T_fit
+        for _ in range(self.options.max_warps - 1):
+            # NaN (a corner behind the camera) compares False: no further pass
+            shift_px = np.abs(
+                self.camera.project(T_fit.apply(corners)) - self.camera.project(T.apply(corners))
+            ).max()
+            if not shift_px > self.options.rewarp_px:
+                return T_fit
+            T, T_fit = T_fit, self._warp_and_fit(track, gray, T_fit, min_share, fresh=False)
+            if T_fit is None:
+                return T
+        return T_fit
 
     def _warp_and_fit(
         self, track: _Track, gray: np.ndarray, T: Pose, min_share: float, fresh: bool
