@@ -95,6 +95,18 @@ class Pose:
         object.__setattr__(self, "rotation", rotation)
         object.__setattr__(self, "translation", translation)
 
+    @classmethod
+    def _of(cls, rotation: np.ndarray, translation: np.ndarray) -> Pose:
+        """A Pose of fresh float64 arrays, C-contiguous, that are a rotation and a translation by
+        construction (products and inverses of poses, Rodrigues): no copies, no checks. The
+        per-frame path makes a dozen of these; the checks would cost it 0.1 ms."""
+        pose = object.__new__(cls)
+        rotation.flags.writeable = False
+        translation.flags.writeable = False
+        object.__setattr__(pose, "rotation", rotation)
+        object.__setattr__(pose, "translation", translation)
+        return pose
+
     # -- factories --------------------------------------------------------------------------
     @classmethod
     def identity(cls) -> Pose:
@@ -127,7 +139,7 @@ class Pose:
         rvec = as_array(np.reshape(np.asarray(rvec, dtype=np.float64), -1), "rvec", (3,))
         tvec = as_array(np.reshape(np.asarray(tvec, dtype=np.float64), -1), "tvec", (3,))
         rotation, _ = cv2.Rodrigues(rvec)
-        return cls(rotation, tvec)
+        return cls._of(rotation, tvec.copy())
 
     @classmethod
     def from_quat(cls, quat: np.ndarray, translation: np.ndarray, *, scalar_first: bool = False) -> Pose:
@@ -194,8 +206,8 @@ class Pose:
     # -- algebra ----------------------------------------------------------------------------
     def inv(self) -> Pose:
         """The inverse transform: ``T_obj_cam = T_cam_obj.inv()``."""
-        rotation_t = self.rotation.T
-        return Pose(rotation_t, -rotation_t @ self.translation)
+        rotation_t = np.ascontiguousarray(self.rotation.T)
+        return Pose._of(rotation_t, -(rotation_t @ self.translation))
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Transform points: (N, 3) or (3,) metres in the source frame -> same shape, target frame."""
@@ -209,7 +221,7 @@ class Pose:
         """Compose: ``T_a_c = T_a_b @ T_b_c`` (apply ``other`` first, then ``self``)."""
         if not isinstance(other, Pose):
             return NotImplemented
-        return Pose(self.rotation @ other.rotation, self.rotation @ other.translation + self.translation)
+        return Pose._of(self.rotation @ other.rotation, self.rotation @ other.translation + self.translation)
 
     def allclose(self, other: Pose, *, atol_rad: float = 1e-9, atol_m: float = 1e-9) -> bool:
         """True when ``other`` is within ``atol_rad`` of rotation and ``atol_m`` of translation."""
