@@ -96,11 +96,15 @@ class TrackerOptions:
             ``rewarp_px`` (pixels) from the pose its image was warped into is warped and
             followed again from the fitted pose, up to ``max_warps`` warps per frame. A poor
             prediction (the sheet speeding up as it leaves the view) takes two or three.
-        max_residual_px, min_residual_px: a followed point farther from the refined pose's
-            projection than three times the median point's distance, bounded to this range
-            (pixels), is dropped. A point that the flow put a pixel or two off (a window caught
-            on a neighbouring letter of repeated print, a stale prediction) pulls the pose by
-            as much as a good point holds it, most where few points are left.
+        max_residual_px: a followed point farther than this (pixels) from the refined pose's
+            projection is dropped.
+        min_residual_px: a sheet's point is also dropped when farther than three times the
+            median point's distance, down to this (pixels). Points on a plane known exactly
+            have the flow's noise alone for residuals; one that the flow put a pixel or two
+            off (a window caught on a neighbouring letter of repeated print, a stale
+            prediction) pulls the pose by as much as a good point holds it, most where few
+            points are left. Points on a mesh carry the mesh's and the registration's errors
+            as well: for them only ``max_residual_px``.
         max_uncertainty_px: a sheet's pose is not reported when its corners' 1-sigma
             uncertainty (pixels, RMS over the corners) is larger, as the followed points'
             residuals and spread give it: a sliver of the sheet left in view, a few points
@@ -690,7 +694,9 @@ class Tracker:
             & (moved[:, 0] <= w - 1)
             & (moved[:, 1] <= h - 1)
         )
-        fitted = self._fit(track.points_obj[ok], moved[ok], T_pred, min_share=0.5)
+        # a sheet's points lie exactly on it: their residuals are the flow's (see min_residual_px)
+        floor_px = options.min_residual_px if track.sheet is not None else None
+        fitted = self._fit(track.points_obj[ok], moved[ok], T_pred, min_share=0.5, min_residual_px=floor_px)
         if fitted is None:
             return None
         T, keep, residual = fitted
@@ -700,11 +706,17 @@ class Tracker:
         return T
 
     def _fit(
-        self, points_obj: np.ndarray, pixels: np.ndarray, T_start: Pose, min_share: float
+        self,
+        points_obj: np.ndarray,
+        pixels: np.ndarray,
+        T_start: Pose,
+        min_share: float,
+        min_residual_px: float | None = None,
     ) -> tuple[Pose, np.ndarray, float] | None:
         """Pose from 2D-3D pairs starting at ``T_start``: gate by the residual at the start,
-        Levenberg-Marquardt, drop points beyond three median residuals (see ``max_residual_px``),
-        refine again unless that dropped none.
+        Levenberg-Marquardt, drop points beyond three median residuals but at least
+        ``min_residual_px`` (default ``max_residual_px``: a fixed bound) and at most
+        ``max_residual_px``, refine again unless that dropped none.
 
         Returns (pose, kept mask, RMS residual px) or None when fewer than ``min_points`` or
         less than ``min_share`` of the pairs fit.
@@ -716,6 +728,7 @@ class Tracker:
         camera = self.camera
         pixels = pixels.astype(np.float64)
         minimum = max(options.min_points, min_share * count)
+        floor_px = options.max_residual_px if min_residual_px is None else min_residual_px
 
         def residuals(rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
             projected, _ = cv2.projectPoints(points_obj, rvec, tvec, camera.K, camera.dist_coeffs)
@@ -736,7 +749,7 @@ class Tracker:
             rvec, tvec = refine(rvec, tvec, keep)
             errors = residuals(rvec, tvec)
             # three times the median residual (a robust spread: 3.5 sigma of Gaussian noise)
-            bound = min(options.max_residual_px, max(options.min_residual_px, 3.0 * float(np.median(errors))))
+            bound = min(options.max_residual_px, max(floor_px, 3.0 * float(np.median(errors))))
             refined_on, keep = keep, errors < bound
             if keep.sum() < minimum:
                 return None
@@ -876,7 +889,15 @@ class Tracker:
         )
         ok = (status.ravel() == 1) & np.all(np.isfinite(points_obj), axis=1)
         pixels = moved.reshape(-1, 2)[ok] + origin
-        fitted = self._fit(points_obj[ok], pixels, T, min_share=min_share * len(ok) / max(int(ok.sum()), 1))
+        # the points are followed from the sheet's own image: their residuals are the flow's
+        # noise alone, so a point a pixel off is an outlier (see min_residual_px)
+        fitted = self._fit(
+            points_obj[ok],
+            pixels,
+            T,
+            min_share=min_share * len(ok) / max(int(ok.sum()), 1),
+            min_residual_px=options.min_residual_px,
+        )
         if fitted is None:
             return None
         T_new, keep, residual = fitted

@@ -311,20 +311,21 @@ def test_smoother_removes_jitter_at_rest_without_lagging_in_motion():
         assert lag_m < 0.001, f"pose {i}: {lag_m * 1000:.1f} mm behind"
 
 
-def test_a_few_points_a_pixel_or_two_off_do_not_pull_the_fit(sheets):
-    """Flow that put some points 1-2 px off (a window caught on a neighbouring letter, a stale
-    prediction) must not move the pose: points beyond three median residuals are dropped, down
-    to ``min_residual_px``, well inside the 3 px that any point may be off (``max_residual_px``)."""
+def test_a_few_points_a_pixel_or_two_off_do_not_pull_a_sheets_fit(sheets):
+    """Flow from a sheet's own image that put some points 1-2 px off (a window caught on a
+    neighbouring letter, a stale prediction) must not move the pose: points beyond three median
+    residuals are dropped, down to ``min_residual_px``. A fixed 3 px bound (``max_residual_px``,
+    what points on a mesh get) keeps them and the pose moves."""
     rng = np.random.default_rng(2)
     T_true = rp.Pose.from_rvec_tvec([0.3, -0.2, 0.1], [0.02, 0.01, 0.6])
     points_obj = np.column_stack([rng.uniform(-0.1, 0.1, (40, 2)), np.zeros(40)])
     pixels = CAMERA.project(T_true.apply(points_obj)) + rng.normal(0, 0.05, (40, 2))
     pixels[:8] += [1.5, -1.0]  # a fifth of the points, off the same way
     T_start = rp.Pose.from_rvec_tvec([0.31, -0.2, 0.1], [0.021, 0.01, 0.6])
+    tracker = rp.Tracker([sheets[0][1]], CAMERA)
     errors_px = []
-    for min_residual_px in (rp.TrackerOptions().min_residual_px, rp.TrackerOptions().max_residual_px):
-        tracker = rp.Tracker([sheets[0][1]], CAMERA, rp.TrackerOptions(min_residual_px=min_residual_px))
-        T, _, _ = tracker._fit(points_obj, pixels, T_start, min_share=0.5)
+    for min_residual_px in (tracker.options.min_residual_px, None):
+        T, _, _ = tracker._fit(points_obj, pixels, T_start, min_share=0.5, min_residual_px=min_residual_px)
         shift_px = CAMERA.project(T.apply(points_obj)) - CAMERA.project(T_true.apply(points_obj))
         errors_px.append(np.abs(shift_px).max())
     robust, loose = errors_px
