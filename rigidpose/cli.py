@@ -412,7 +412,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     """Run trackers over ground-truth sequences; print a table, write bench.json and plots."""
-    from rigidpose.eval.bench import DEFAULT_SUITE, DEFAULT_TRACKERS, check_trackers, default_suite, run_bench
+    from rigidpose.eval.bench import (
+        DEFAULT_SUITE,
+        DEFAULT_TRACKERS,
+        check_suite,
+        check_trackers,
+        default_suite,
+        run_bench,
+    )
 
     if args.calibration:
         from rigidpose.eval.calib_bench import run_calibration_bench
@@ -447,7 +454,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     trackers = args.tracker or list(DEFAULT_TRACKERS)
     check_trackers(trackers)  # before the default suite is rendered
     sequences = list(args.sequences)
-    if not sequences or args.suite:
+    if args.check:
+        print("check suite: the default suite's kinds with other seeds and photos (rendered on first use)")
+        sequences = check_suite(progress=not args.quiet) + sequences
+    if not (sequences or args.check) or args.suite:
         print(f"default suite: {', '.join(DEFAULT_SUITE)} (rendered on first use, then cached)")
         sequences = default_suite(frames=args.frames, progress=not args.quiet) + sequences
     document = run_bench(trackers, sequences, args.out, progress=not args.quiet)
@@ -974,6 +984,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--suite", action="store_true", help="run the default suite as well as the given folders"
+    )
+    bench.add_argument(
+        "--check",
+        action="store_true",
+        help="run the check suite: the default suite's six kinds, each with two other seeds and one "
+        "with another photo, 12 sequences the tracker was not tuned on (with --suite: both)",
     )
     bench.add_argument("--frames", type=int, help="shorten the default suite's sequences to this many frames")
     bench.add_argument(

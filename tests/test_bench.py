@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -197,3 +198,17 @@ def test_overlay_bench_times_every_overlay_and_writes_json(tmp_path):
     assert kinds == {"opencv", "gl"} and all(row["frames"] == 3 for row in document["rows"])
     assert all(0 < row["ms_median"] <= row["ms_p95"] for row in document["rows"])
     assert "gl 10k-tri content + occluder" in document["table"]
+
+
+def test_check_suite_is_the_default_suites_kinds_with_other_seeds_and_photos():
+    from rigidpose.eval.bench import CHECK_PHOTOS, _check_specs, _suite
+
+    suite = {name: spec for name, spec in _suite()}
+    specs = _check_specs()
+    assert len(specs) == 2 * len(suite) and len({name for name, _, _ in specs}) == len(specs)
+    suite_seeds = {spec["options"].seed for spec in suite.values()}
+    for name, photo, options in specs:
+        kind = suite[name.rsplit("-check", 1)[0]]
+        assert options.seed not in suite_seeds
+        assert replace(options, seed=kind["options"].seed) == kind["options"]  # only the seed differs
+        assert photo == (kind["photo"] if name.endswith("1") else CHECK_PHOTOS[kind["photo"]])

@@ -258,8 +258,34 @@ DEFAULT_SUITE = (
 )
 
 
+CHECK_PHOTOS = {
+    "astronaut": "immunohistochemistry",
+    "coffee": "rocket",
+    "chelsea": "astronaut",
+    "rocket": "coffee",
+    "camera": "chelsea",
+    "text-page": "text-page",
+}
+"""The check suite's second variant of each sequence shows another photo: sequence's -> this."""
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("RIGIDPOSE_CACHE", Path.home() / ".cache" / "rigidpose"))
+
+
+def _rendered(specs: Sequence[tuple[str, str, Any]], root: Path, progress: bool) -> list[Path]:
+    """(name, photo, SequenceOptions) rendered into ``root``/name unless already there."""
+    from ..synth import render_sequence
+    from ..synth.sheets import marker_sheet
+
+    paths = []
+    for name, photo, options in specs:
+        path = root / name
+        if not (path / "sequence.json").is_file():
+            target, markers = marker_sheet(photo)
+            render_sequence(target, path, options, markers, progress=progress)
+        paths.append(path)
+    return paths
 
 
 def default_suite(frames: int | None = None, progress: bool = True) -> list[Path]:
@@ -267,19 +293,31 @@ def default_suite(frames: int | None = None, progress: bool = True) -> list[Path
 
     ``frames`` shortens every sequence (for quick checks); it is part of the cache key.
     """
-    from ..synth import render_sequence
-    from ..synth.sheets import marker_sheet
-
     root = cache_dir() / f"suite-v{SUITE_VERSION}" / (f"frames-{frames}" if frames else "full")
-    paths = []
+    specs = [
+        (name, spec["photo"], spec["options"] if frames is None else replace(spec["options"], frames=frames))
+        for name, spec in _suite()
+    ]
+    return _rendered(specs, root, progress)
+
+
+def _check_specs() -> list[tuple[str, str, Any]]:
+    """The check suite's (name, photo, SequenceOptions): see ``check_suite``."""
+    specs = []
     for name, spec in _suite():
-        path = root / name
-        if not (path / "sequence.json").is_file():
-            options = spec["options"] if frames is None else replace(spec["options"], frames=frames)
-            target, markers = marker_sheet(spec["photo"])
-            render_sequence(target, path, options, markers, progress=progress)
-        paths.append(path)
-    return paths
+        options = spec["options"]
+        specs.append((f"{name}-check1", spec["photo"], replace(options, seed=options.seed + 100)))
+        specs.append(
+            (f"{name}-check2", CHECK_PHOTOS[spec["photo"]], replace(options, seed=options.seed + 200))
+        )
+    return specs
+
+
+def check_suite(progress: bool = True) -> list[Path]:
+    """Twelve sequences of the default suite's six kinds that the tracker was not tuned on:
+    each kind with two other seeds (seed + 100 and + 200), the second also with another photo
+    (``CHECK_PHOTOS``). Rendered on first use (about 6 minutes on 2 cores) and cached."""
+    return _rendered(_check_specs(), cache_dir() / f"suite-v{SUITE_VERSION}" / "check", progress)
 
 
 # -- evaluation --------------------------------------------------------------------------------
