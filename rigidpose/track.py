@@ -716,8 +716,8 @@ class Tracker:
         """Pose from 2D-3D pairs starting at ``T_start``: gate by the residual at the start,
         Levenberg-Marquardt, drop points beyond three median residuals but at least
         ``min_residual_px`` (default ``max_residual_px``: a fixed bound) and at most
-        ``max_residual_px``, refine again (one run of cv2's Levenberg-Marquardt does not always
-        converge: a second is worth 3.6 points of the learned bench's hidden frames).
+        ``max_residual_px``, refine again on the points kept (always: one run of cv2's
+        Levenberg-Marquardt does not always converge).
 
         Returns (pose, kept mask, RMS residual px) or None when fewer than ``min_points`` or
         less than ``min_share`` of the pairs fit.
@@ -764,9 +764,10 @@ class Tracker:
     def _corner_uncertainty_px(self, track: _Track, T: Pose, corners_obj: np.ndarray) -> float:
         """How far ``corners_obj`` (K, 3) may be from where pose ``T`` (fitted to the followed
         points) projects them: the RMS over the corners of their 1-sigma reprojection error,
-        pixels, from the points' residuals through the fit's Jacobian. Large when few points
-        remain or they all sit in a sliver of the target (a sheet leaving the view); inf when
-        the points do not pin the pose down at all."""
+        pixels, from the points' residuals (at least 0.1 px each way: a perfect fit of a few
+        points is not a certain one) through the fit's Jacobian. Large when few points remain
+        or they all sit in a sliver of the target (a sheet leaving the view); inf when the
+        points do not pin the pose down at all."""
         points_obj, pixels = track.points_obj, track.pixels
         count = len(points_obj)
         if count < 4:
