@@ -88,6 +88,8 @@ class PoseEstimate:
         confidence: in [0, 1], from the inlier count and share and, for planar sets, how clearly
             the flip was ruled out.
         ambiguous: a planar set whose two solutions fit about equally well.
+        alternative: when ambiguous, the other solution (IPPE's, not refined): a caller that can
+            tell them apart (e.g. by the target's appearance) may prefer it.
     """
 
     T_cam_obj: Pose
@@ -95,6 +97,7 @@ class PoseEstimate:
     reproj_error_px: float
     confidence: float
     ambiguous: bool = False
+    alternative: Pose | None = None
 
 
 def _plane_frame(points_obj: np.ndarray) -> Pose | None:
@@ -162,7 +165,7 @@ def solve_pose(
     T_cam_obj = Pose.from_rvec_tvec(rvec, tvec)
     inlier_obj, inlier_px = points_obj[inliers], pixels[inliers]
 
-    ambiguous, flip_margin = False, 1.0
+    ambiguous, flip_margin, alternative = False, 1.0, None
     T_obj_plane = _plane_frame(inlier_obj)
     if T_obj_plane is not None:
         points_plane = T_obj_plane.inv().apply(inlier_obj)
@@ -187,6 +190,7 @@ def solve_pose(
                 ambiguous = True
                 if T_prior is not None:
                     best = min(candidates, key=lambda T: pose_distance(T, T_prior).rotation_rad)
+                alternative = candidates[1] if best is candidates[0] else candidates[0]
         T_cam_obj = best
 
     if options.refine:
@@ -211,7 +215,9 @@ def solve_pose(
     )
     fit = float(np.exp(-((error / options.threshold_px) ** 2)))
     confidence = support * fit * (0.5 + 0.5 * max(flip_margin, 0.0) if ambiguous and T_prior is None else 1.0)
-    return PoseEstimate(T_cam_obj, inliers, error, float(np.clip(confidence, 0.0, 1.0)), ambiguous)
+    return PoseEstimate(
+        T_cam_obj, inliers, error, float(np.clip(confidence, 0.0, 1.0)), ambiguous, alternative
+    )
 
 
 def refine_weighted(

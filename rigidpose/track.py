@@ -452,6 +452,7 @@ class _Track:
     anchored_points: int = 0  # how many were picked
     anchored_area_px: int = 0  # a sheet's pixels in the frame when they were picked
     residual_px: float = 0.0
+    usual_residual_px: float | None = None  # a sheet's fit residual, running mean while tracking
     confidence: float = 0.0
     aligner: DepthAligner | None = None  # made on the first frame with depth
     depth_correction: Pose | None = None  # camera frame: refined = correction @ raw
@@ -466,6 +467,7 @@ class _Track:
 
     def drop(self, state: str) -> None:
         self.state, self.T_raw, self.T_before = state, None, None
+        self.usual_residual_px = None
         self.points_obj, self.pixels = np.zeros((0, 3)), np.zeros((0, 2), np.float32)
         self.smoother.reset()
         self.depth_correction, self.since_depth = None, 0
@@ -644,6 +646,14 @@ class Tracker:
                 T = None if T_pred is None else self._reanchor_sheet(track, gray, T_pred)
                 if T is None:
                     T = self._follow(track, gray)
+                if T is not None and not self._fits_as_usual(track):
+                    log.debug(
+                        "%s: points fit to %.2f px, not %.2f: found afresh",
+                        track.target.name,
+                        track.residual_px,
+                        track.usual_residual_px,
+                    )
+                    T = None
             elif track.learned is not None:
                 T = self._follow_learned(track, gray)
             else:
@@ -664,7 +674,21 @@ class Tracker:
             return None
         track.T_before, track.T_raw = (track.T_raw if track.state == "tracking" else None), T
         track.state = "tracking"
+        if track.sheet is not None:
+            usual = track.usual_residual_px
+            track.usual_residual_px = (
+                track.residual_px if usual is None else 0.9 * usual + 0.1 * track.residual_px
+            )
         return T
+
+    def _fits_as_usual(self, track: _Track) -> bool:
+        """Whether a sheet's points fit its new pose about as well as they have been fitting:
+        followed from the sheet's own image they fit to a fraction of a pixel (the suite and
+        its check set: 99.9 % under 0.6 px). Four times worse, and over ``min_residual_px``,
+        means the flow caught something else: repeated print in a fast move, a letter for its
+        neighbour, all points alike."""
+        usual = track.usual_residual_px
+        return usual is None or track.residual_px <= max(self.options.min_residual_px, 4.0 * usual)
 
     def _follow(self, track: _Track, gray: np.ndarray) -> Pose | None:
         """Move the tracked points by optical flow and fit the pose to them."""
@@ -925,7 +949,20 @@ class Tracker:
         if track.sheet is not None:
             # a sheet is accepted only when its own image, warped into the pose, lines up with
             # the frame: this rules out poses from repeated patterns and planar flips
-            return self._reanchor_sheet(track, gray, estimate.T_cam_obj, min_share=0.6, fresh=True)
+            T = self._reanchor_sheet(track, gray, estimate.T_cam_obj, min_share=0.6, fresh=True)
+            if estimate.alternative is None:
+                return T
+            # the flip is ambiguous on the matches (a far, nearly face-on sheet: the two poses
+            # put its corners within a pixel or two): the warp of each tells them apart, as the
+            # wrong one's perspective leaves every point a little off
+            chosen = (track.points_obj, track.pixels, track.residual_px, track.confidence)
+            anchored = (track.since_anchor, track.anchored_points, track.anchored_area_px)
+            T_other = self._reanchor_sheet(track, gray, estimate.alternative, min_share=0.6, fresh=True)
+            if T_other is not None and (T is None or track.residual_px < chosen[2]):
+                return T_other
+            track.points_obj, track.pixels, track.residual_px, track.confidence = chosen
+            track.since_anchor, track.anchored_points, track.anchored_area_px = anchored
+            return T
         inliers = estimate.inliers
         track.points_obj = observations.points_obj[inliers]
         track.pixels = observations.pixels[inliers].astype(np.float32)
