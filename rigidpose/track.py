@@ -187,12 +187,13 @@ class TrackerOptions:
             or self.max_residual_px < self.min_residual_px
             or self.rewarp_px <= 0
             or self.flow_min_eigen < 0
+            or self.max_uncertainty_px <= 0
             or self.smooth_min_cutoff_hz < 0
             or self.smooth_beta < 0
         ):
             raise InvalidInputError(
                 "expected 0 < min_residual_px <= max_residual_px, rewarp_px > 0, flow_min_eigen >= 0, "
-                "smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
+                "max_uncertainty_px > 0, smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
             )
 
 

@@ -289,6 +289,12 @@ def test_bad_input_is_one_clear_error(sheets):
         rp.Tracker([bare], CAMERA)
     with pytest.raises(rp.InvalidInputError, match="min_points"):
         rp.TrackerOptions(min_points=3)
+    with pytest.raises(rp.InvalidInputError, match="min_residual_px <= max_residual_px"):
+        rp.TrackerOptions(min_residual_px=4.0)
+    with pytest.raises(rp.InvalidInputError, match="max_uncertainty_px > 0"):
+        rp.TrackerOptions(max_uncertainty_px=0.0)
+    with pytest.raises(rp.InvalidInputError, match="max_warps >= 1"):
+        rp.TrackerOptions(max_warps=0)
 
 
 def test_smoother_removes_jitter_at_rest_without_lagging_in_motion():
