@@ -989,7 +989,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--check",
         action="store_true",
         help="run the check suite: the default suite's six kinds, each with two other seeds and one "
-        "with another photo, 12 sequences the tracker was not tuned on (with --suite: both)",
+        "with another photo, 12 sequences beside the suite (with --suite: both)",
     )
     bench.add_argument("--frames", type=int, help="shorten the default suite's sequences to this many frames")
     bench.add_argument(

@@ -307,8 +307,9 @@ class _SheetWarper:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The sheet as a camera at ``T_cam_obj`` would see it inside ``roi``.
 
-        ``grid`` is ``_normalized_grid(camera, GRID_STEP)``: the exact mapping is computed on it
-        and interpolated in between. Returns warped (h, w) uint8 and valid (h, w) bool, the
+        ``grid`` is ``_normalized_grid(camera, GRID_STEP)``: with lens distortion the exact
+        mapping is computed on it and interpolated in between; without, the map is one
+        homography (``_warp_pinhole``). Returns warped (h, w) uint8 and valid (h, w) bool, the
         pixels that show the sheet.
         """
         x0, y0, x1, y1 = roi
