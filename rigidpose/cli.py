@@ -456,7 +456,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     sequences = list(args.sequences)
     if args.check:
         print("check suite: the default suite's kinds with other seeds and photos (rendered on first use)")
-        sequences = check_suite(progress=not args.quiet) + sequences
+        sequences = check_suite(frames=args.frames, progress=not args.quiet) + sequences
     if not (sequences or args.check) or args.suite:
         print(f"default suite: {', '.join(DEFAULT_SUITE)} (rendered on first use, then cached)")
         sequences = default_suite(frames=args.frames, progress=not args.quiet) + sequences
@@ -991,7 +991,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the check suite: the default suite's six kinds, each with two other seeds and one "
         "with another photo, 12 sequences beside the suite (with --suite: both)",
     )
-    bench.add_argument("--frames", type=int, help="shorten the default suite's sequences to this many frames")
+    bench.add_argument(
+        "--frames", type=int, help="shorten the default (and check) suite's sequences to this many frames"
+    )
     bench.add_argument(
         "--overlay",
         action="store_true",

@@ -212,3 +212,16 @@ def test_check_suite_is_the_default_suites_kinds_with_other_seeds_and_photos():
         assert options.seed not in suite_seeds
         assert replace(options, seed=kind["options"].seed) == kind["options"]  # only the seed differs
         assert photo == (kind["photo"] if name.endswith("1") else CHECK_PHOTOS[kind["photo"]])
+
+
+def test_check_suite_frames_shortens_every_sequence_in_its_own_cache(monkeypatch, tmp_path):
+    from rigidpose.eval import bench
+
+    captured = {}
+    monkeypatch.setenv("RIGIDPOSE_CACHE", str(tmp_path))
+    monkeypatch.setattr(
+        bench, "_rendered", lambda specs, root, progress: captured.update(specs=specs, root=root)
+    )
+    bench.check_suite(frames=20, progress=False)
+    assert captured["root"].name == "check-frames-20"
+    assert len(captured["specs"]) == 12 and all(options.frames == 20 for _, _, options in captured["specs"])
