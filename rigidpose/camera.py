@@ -75,6 +75,7 @@ class Camera:
             )
         object.__setattr__(self, "K", K)
         object.__setattr__(self, "dist_coeffs", dist)
+        object.__setattr__(self, "_distorted", bool(np.any(dist != 0)))  # both are read-only
         object.__setattr__(self, "width", _positive_int(self.width, "width"))
         object.__setattr__(self, "height", _positive_int(self.height, "height"))
 
@@ -130,7 +131,7 @@ class Camera:
 
     @property
     def has_distortion(self) -> bool:
-        return bool(np.any(self.dist_coeffs != 0))
+        return self._distorted
 
     # -- geometry ---------------------------------------------------------------------------
     def project(self, points_cam: np.ndarray) -> np.ndarray:

@@ -295,6 +295,78 @@ def test_bad_input_is_one_clear_error(sheets):
         rp.TrackerOptions(max_uncertainty_px=0.0)
     with pytest.raises(rp.InvalidInputError, match="max_warps >= 1"):
         rp.TrackerOptions(max_warps=0)
+    with pytest.raises(rp.InvalidInputError, match="warp_flow_levels >= 0"):
+        rp.TrackerOptions(warp_flow_levels=-1)
+
+
+def test_colour_and_gray_frames_give_the_same_poses(sheets, background):
+    """A sheet followed through its warp converts only its own region of a colour frame to
+    gray (and plain flow follows from that region when the warp fails): every pose must be
+    exactly the one the same frames in gray give, where nothing is converted."""
+    image, target = sheets[0]
+    colour, gray = rp.Tracker([target], CAMERA), rp.Tracker([target], CAMERA)
+    warp_fails = {12, 13, 20}  # plain flow on these frames, from the last region
+    for tracker in (colour, gray):
+        reanchor = tracker._reanchor_sheet
+
+        def failing(track, frame, T, *args, tracker=tracker, reanchor=reanchor, **kwargs):
+            return (
+                None
+                if tracker.frames_seen in warp_fails and not kwargs.get("fresh")
+                else reanchor(track, frame, T, *args, **kwargs)
+            )
+
+        tracker._reanchor_sheet = failing
+    for i, T_true in enumerate(trajectory(25)):
+        frame = background.copy()
+        paint(frame, image, target, T_true)
+        colour.frames_seen = gray.frames_seen = i
+        (a,) = colour.update(rp.Frame(i, i * 1000 / 30, frame))
+        (b,) = gray.update(rp.Frame(i, i * 1000 / 30, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)))
+        assert a.state == b.state == "tracking", f"frame {i}"
+        assert np.array_equal(a.T_cam_obj.rotation, b.T_cam_obj.rotation), f"frame {i}"
+        assert np.array_equal(a.T_cam_obj.translation, b.T_cam_obj.translation), f"frame {i}"
+        assert corner_error_px(target, a.T_cam_obj, T_true) < 3.0, f"frame {i}"
+        if i in warp_fails:  # followed by plain flow from the last frame's region
+            follow_from = colour._tracks[0].follow_from
+            assert follow_from[0].shape == (CAMERA.height, CAMERA.width)  # the whole frame, now
+        elif i > 0:
+            region, x0, y0 = colour._tracks[0].follow_from
+            assert region.size < 0.5 * CAMERA.width * CAMERA.height and (x0, y0) != (0, 0)
+
+
+def test_gray_frame_converts_regions_as_the_whole_frame_would():
+    from rigidpose.track import _GrayFrame
+
+    rng = np.random.default_rng(4)
+    bgr = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    whole = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    frame = _GrayFrame(bgr)
+    assert np.array_equal(frame.region(100, 50, 300, 200), whole[50:200, 100:300])
+    assert np.array_equal(frame.region(95, 45, 305, 205), whole[45:205, 95:305])  # a rewarp's region
+    assert len(frame._regions) == 1 and frame._full is None  # inside the first one's margin
+    assert np.array_equal(frame.region(0, 0, 640, 400), whole[:400])  # most of it: all at once
+    assert frame._full is not None and np.array_equal(frame.full(), whole)
+    assert _GrayFrame(whole).region(10, 20, 30, 40) is not None and _GrayFrame(whole).full() is whole
+
+
+def test_per_frame_helpers_match_the_checked_ones():
+    """The per-frame path's unchecked projection and median give what ``Camera.project``,
+    ``Pose.apply`` and ``np.median`` give."""
+    from rigidpose.track import _median, _project
+
+    rng = np.random.default_rng(6)
+    for count in (7, 8):
+        values = rng.normal(size=count)
+        assert _median(values) == np.median(values)
+    points_obj = np.vstack([rng.uniform(-0.2, 0.2, (20, 3)), [[0.0, 0.0, -1.0]]])  # last: behind
+    T = rp.Pose.from_rvec_tvec([0.2, -0.1, 0.3], [0.01, 0.02, 0.5])
+    lens = rp.Camera(CAMERA.K, CAMERA.width, CAMERA.height, np.array([-0.2, 0.05, 0.001, -0.001]))
+    for camera in (CAMERA, lens):
+        expected = camera.project(T.apply(points_obj))
+        got = _project(camera, T, points_obj)
+        assert np.isnan(got[-1]).all() and np.isnan(expected[-1]).all()
+        np.testing.assert_allclose(got[:-1], expected[:-1], rtol=0, atol=1e-9)
 
 
 def test_smoother_removes_jitter_at_rest_without_lagging_in_motion():
