@@ -316,8 +316,8 @@ class _SheetWarper:
 
         ``grid`` is ``_normalized_grid(camera, GRID_STEP)``: with lens distortion the exact
         mapping is computed on it and interpolated in between; without, the map is one
-        homography (``_warp_pinhole``). Returns warped (h, w) uint8 and valid (h, w) bool, the
-        pixels that show the sheet.
+        homography (``_warp_pinhole``). Returns warped (h, w) uint8 and valid (h, w) uint8, 1
+        where the pixel shows the sheet.
         """
         x0, y0, x1, y1 = roi
         step = self.GRID_STEP
@@ -337,7 +337,7 @@ class _SheetWarper:
         sampled_w = plane_w(coarse[::4, ::4])
         sampled_w = sampled_w[sampled_w > 1e-12]
         if sampled_w.size == 0:
-            return np.zeros((y1 - y0, x1 - x0), np.uint8), np.zeros((y1 - y0, x1 - x0), bool)
+            return np.zeros((y1 - y0, x1 - x0), np.uint8), np.zeros((y1 - y0, x1 - x0), np.uint8)
         median_w = _median(sampled_w)
         m_per_px = math.sqrt(abs(np.linalg.det(to_sheet)) / median_w**3 / (camera.fx * camera.fy))
         level = min(math.floor(math.log2(max(m_per_px / self.scale_m, 1.0))), len(self.levels) - 1)
@@ -371,7 +371,7 @@ class _SheetWarper:
         fine_map = cv2.resize(coarse_map, fine_size)[rows, cols]
         fine_inside = cv2.resize(coarse_inside, fine_size)[rows, cols]
         warped = cv2.remap(source, fine_map, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        return warped, fine_inside >= 0.0
+        return warped, (fine_inside >= 0.0).view(np.uint8)
 
     @staticmethod
     def _warp_pinhole(
@@ -397,7 +397,7 @@ class _SheetWarper:
         outline = cv2.perspectiveTransform(outline, np.linalg.inv(roi_to_source)).reshape(-1, 2)
         valid = np.zeros((size[1], size[0]), np.uint8)
         cv2.fillConvexPoly(valid, np.round(outline * 256).astype(np.int32), 1, lineType=cv2.LINE_8, shift=8)
-        return warped, valid > 0
+        return warped, valid
 
     def sheet_points(self, camera: Camera, T_cam_obj: Pose, pixels: np.ndarray) -> np.ndarray:
         """(N, 3) metres, object frame: the points of the sheet's plane seen at ``pixels`` (N, 2)
@@ -417,12 +417,11 @@ def _median(values: np.ndarray) -> float:
     )
 
 
-def _sampled_mean_std(image: np.ndarray, mask: np.ndarray, step: int = 4) -> tuple[float, float]:
-    """Mean and standard deviation of ``image`` (H, W) where ``mask`` (H, W uint8) is set, from
-    every ``step``-th pixel each way: plenty for a brightness and contrast match, 16x cheaper."""
-    mean, std = cv2.meanStdDev(
-        np.ascontiguousarray(image[::step, ::step]), mask=np.ascontiguousarray(mask[::step, ::step])
-    )
+def _sampled_mean_std(image: np.ndarray, sampled_mask: np.ndarray, step: int = 4) -> tuple[float, float]:
+    """Mean and standard deviation of ``image`` (H, W) from every ``step``-th pixel each way
+    where ``sampled_mask`` (uint8, the mask's same pixels: ``mask[::step, ::step]``) is set:
+    plenty for a brightness and contrast match, 16x cheaper."""
+    mean, std = cv2.meanStdDev(np.ascontiguousarray(image[::step, ::step]), mask=sampled_mask)
     return float(mean[0, 0]), float(std[0, 0])
 
 
@@ -999,16 +998,16 @@ class Tracker:
         origin = np.array([x0, y0], np.float32)
         warped, valid = sheet.warp(self._grid, self.camera, T, roi)
         frame_roi = gray.region(x0, y0, x1, y1)
-        valid_u8 = valid.astype(np.uint8)
         # points on the sheet, its outline included: the template shows the frame's own pixels
         # off the sheet, so a window across the outline still lines up
-        inner = cv2.erode(valid_u8, np.ones((3, 3), np.uint8))
+        inner = cv2.erode(valid, np.ones((3, 3), np.uint8))
         # match brightness and contrast to the frame, and show the frame where the sheet is not
-        mean_w, std_w = _sampled_mean_std(warped, valid_u8)
-        mean_f, std_f = _sampled_mean_std(frame_roi, valid_u8)
+        sampled = np.ascontiguousarray(valid[::4, ::4])
+        mean_w, std_w = _sampled_mean_std(warped, sampled)
+        mean_f, std_f = _sampled_mean_std(frame_roi, sampled)
         gain = (std_f + 1e-3) / (std_w + 1e-3)
-        template = cv2.convertScaleAbs(warped, alpha=gain, beta=mean_f - gain * mean_w)
-        cv2.copyTo(frame_roi, 1 - valid_u8, template)
+        template = frame_roi.copy()
+        cv2.copyTo(cv2.convertScaleAbs(warped, alpha=gain, beta=mean_f - gain * mean_w), valid, template)
 
         area_px = cv2.countNonZero(inner)
         refresh = (
@@ -1031,11 +1030,13 @@ class Tracker:
         else:
             points_obj = track.points_obj
             in_template = (_project(self.camera, T, points_obj) - origin).astype(np.float32)
-            # the pixel each point falls on; NaN (behind the camera) and far-off ones land outside
-            cells = np.rint(np.clip(np.nan_to_num(in_template, nan=-1.0), -1.0, max(x1 - x0, y1 - y0)))
-            cols, rows = cells.astype(np.int64).T
-            inside = (cols >= 0) & (rows >= 0) & (cols < x1 - x0) & (rows < y1 - y0)
-            inside[inside] = inner[rows[inside], cols[inside]] > 0
+            # the pixel each point falls on (NaN, behind the camera, compares False: outside)
+            cells = np.rint(in_template)
+            inside = (
+                (cells[:, 0] >= 0) & (cells[:, 1] >= 0) & (cells[:, 0] < x1 - x0) & (cells[:, 1] < y1 - y0)
+            )
+            cols, rows = cells[inside].astype(np.int64).T
+            inside[inside] = inner[rows, cols] > 0
             points_obj, in_template = points_obj[inside], in_template[inside]
         if len(points_obj) < options.min_points:
             return None

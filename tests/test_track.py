@@ -431,6 +431,8 @@ def test_a_pinhole_camera_warps_the_sheet_as_the_lens_map_does(sheets):
     roi = warper.roi(CAMERA, T, margin_px=21)
     pinhole, pinhole_valid = warper.warp(_normalized_grid(CAMERA, 4), CAMERA, T, roi)
     mapped, mapped_valid = warper.warp(_normalized_grid(lens, 4), lens, T, roi)
+    assert pinhole_valid.dtype == mapped_valid.dtype == np.uint8
+    pinhole_valid, mapped_valid = pinhole_valid > 0, mapped_valid > 0
     both = pinhole_valid & mapped_valid
     assert both.sum() > 0.99 * mapped_valid.sum() and both.sum() > 0.99 * pinhole_valid.sum()
     difference = np.abs(pinhole.astype(int) - mapped.astype(int))[both]
