@@ -442,14 +442,17 @@ def _project(camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray) -> np.ndar
     per-frame path (3x faster for a few points): (N, 3) finite float64 metres -> (N, 2) pixels,
     NaN rows behind the camera."""
     points_cam = points_obj @ T_cam_obj.rotation.T + T_cam_obj.translation
+    behind = points_cam[:, 2] <= 0
+    if behind.any():
+        points_cam[behind] = (0.0, 0.0, 1.0)  # projected harmlessly, then marked
     if camera.has_distortion:
         projected, _ = cv2.projectPoints(points_cam, _NO_MOTION, _NO_MOTION, camera.K, camera.dist_coeffs)
         pixels = projected.reshape(-1, 2)
     else:
         homogeneous = points_cam @ camera.K.T
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pixels = homogeneous[:, :2] / homogeneous[:, 2:]
-    pixels[points_cam[:, 2] <= 0] = np.nan
+        pixels = homogeneous[:, :2] / homogeneous[:, 2:]
+    if behind.any():
+        pixels[behind] = np.nan
     return pixels
 
 
@@ -926,10 +929,10 @@ class Tracker:
         residuals = projected.reshape(-1, 2) - pixels
         variance_px2 = max(float(np.sum(residuals**2)) / max(2 * count - 6, 1), 0.1**2)
         information = jacobian[:, :6].T @ jacobian[:, :6]
-        eigenvalues, eigenvectors = np.linalg.eigh(information)  # ascending
-        if not eigenvalues[0] > 1e-12 * eigenvalues[-1]:
+        _, eigenvalues, eigenvectors = cv2.eigen(information)  # descending; vectors are rows
+        if not eigenvalues[-1, 0] > 1e-12 * eigenvalues[0, 0]:
             return math.inf
-        covariance = (eigenvectors / eigenvalues) @ eigenvectors.T * variance_px2
+        covariance = (eigenvectors.T / eigenvalues.T) @ eigenvectors * variance_px2
         _, corner_jacobian = cv2.projectPoints(
             corners_obj @ T.rotation.T, origin, T.translation, camera.K, camera.dist_coeffs
         )
