@@ -37,6 +37,8 @@ DIST_LENGTHS = (0, 4, 5, 8, 12, 14)
 FORMATS = ("opencv", "ros", "json")
 _ROS_MODELS = ("plumb_bob", "rational_polynomial")
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
+_NO_MOTION = np.zeros(3)  # rvec and tvec of points already in the camera frame
+_NO_MOTION.flags.writeable = False
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -142,20 +144,25 @@ class Camera:
         Returns:
             (N, 2) float64 pixels; rows of points with z <= 0 (behind the camera) are NaN.
         """
-        points = as_array(points_cam, "points_cam", ("N", 3))
-        pixels = np.full((len(points), 2), np.nan)
-        front = points[:, 2] > 0
-        if not np.any(front):
-            return pixels
-        if self.has_distortion:
-            projected, _ = cv2.projectPoints(
-                points[front], np.zeros(3), np.zeros(3), self.K, self.dist_coeffs
-            )
-            pixels[front] = projected.reshape(-1, 2)
-        else:
-            homogeneous = points[front] @ self.K.T
-            pixels[front] = homogeneous[:, :2] / homogeneous[:, 2:]
+        return self._project_unchecked(as_array(points_cam, "points_cam", ("N", 3)))
+
+    def _project_unchecked(self, points_cam: np.ndarray) -> np.ndarray:
+        """``project`` without the input checks, for per-frame paths: ``points_cam`` (N, 3) finite
+        float64, not modified."""
+        front = points_cam[:, 2] > 0
+        if front.all():
+            return self._project_in_front(points_cam)
+        pixels = np.full((len(points_cam), 2), np.nan)
+        if front.any():
+            pixels[front] = self._project_in_front(points_cam[front])
         return pixels
+
+    def _project_in_front(self, points_cam: np.ndarray) -> np.ndarray:
+        if self._distorted:
+            projected, _ = cv2.projectPoints(points_cam, _NO_MOTION, _NO_MOTION, self.K, self.dist_coeffs)
+            return projected.reshape(-1, 2)
+        homogeneous = points_cam @ self.K.T
+        return homogeneous[:, :2] / homogeneous[:, 2:]
 
     def undistort_points(self, pixels: np.ndarray) -> np.ndarray:
         """Remove lens distortion from pixel positions.

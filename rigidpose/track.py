@@ -433,27 +433,11 @@ def _ray_to_sheet(T_cam_obj: Pose) -> np.ndarray:
     return np.linalg.inv(homography)
 
 
-_NO_MOTION = np.zeros(3)
-_NO_MOTION.flags.writeable = False
-
-
 def _project(camera: Camera, T_cam_obj: Pose, points_obj: np.ndarray) -> np.ndarray:
     """``camera.project(T_cam_obj.apply(points_obj))`` without the input checks, for the
     per-frame path (3x faster for a few points): (N, 3) finite float64 metres -> (N, 2) pixels,
     NaN rows behind the camera."""
-    points_cam = points_obj @ T_cam_obj.rotation.T + T_cam_obj.translation
-    behind = points_cam[:, 2] <= 0
-    if behind.any():
-        points_cam[behind] = (0.0, 0.0, 1.0)  # projected harmlessly, then marked
-    if camera.has_distortion:
-        projected, _ = cv2.projectPoints(points_cam, _NO_MOTION, _NO_MOTION, camera.K, camera.dist_coeffs)
-        pixels = projected.reshape(-1, 2)
-    else:
-        homogeneous = points_cam @ camera.K.T
-        pixels = homogeneous[:, :2] / homogeneous[:, 2:]
-    if behind.any():
-        pixels[behind] = np.nan
-    return pixels
+    return camera._project_unchecked(points_obj @ T_cam_obj.rotation.T + T_cam_obj.translation)
 
 
 class _GrayFrame:
