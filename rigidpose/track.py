@@ -807,15 +807,8 @@ class Tracker:
             & (moved[:, 0] <= w - 1)
             & (moved[:, 1] <= h - 1)
         )
-        # a sheet's points lie exactly on it: their residuals are the flow's (see min_residual_px)
-        floor_px = options.min_residual_px if track.sheet is not None else None
         fitted = self._fit(
-            track.points_obj[ok],
-            moved[ok],
-            T_pred,
-            min_share=0.5,
-            min_residual_px=floor_px,
-            once_settled=track.sheet is not None,
+            track.points_obj[ok], moved[ok], T_pred, min_share=0.5, sheet=track.sheet is not None
         )
         if fitted is None:
             return None
@@ -831,19 +824,19 @@ class Tracker:
         pixels: np.ndarray,
         T_start: Pose,
         min_share: float,
-        min_residual_px: float | None = None,
-        once_settled: bool = False,
+        sheet: bool = False,
     ) -> tuple[Pose, np.ndarray, float] | None:
         """Pose from 2D-3D pairs starting at ``T_start``: gate by the residual at the start,
-        Levenberg-Marquardt, drop points beyond three median residuals but at least
-        ``min_residual_px`` (default ``max_residual_px``: a fixed bound) and at most
-        ``max_residual_px``, and refine again on the points kept.
+        Levenberg-Marquardt, drop points beyond ``max_residual_px`` (a mesh's points: a fixed
+        bound), and refine again on the points kept.
 
-        With ``once_settled`` (sheets) the second refinement is skipped when it would run on the
-        same points: one run converges (on the suite's sheets and the drill's sequences alike,
-        its squared residuals are within 1e-6 px^2 of six runs'). Mesh targets keep both runs:
-        on the learned bench skipping it flips occlusion decisions both ways, up to 30 points
-        of a sequence's hidden frames, for no time that matters next to the network's.
+        Points on a ``sheet`` lie exactly on it, so their residuals are the flow's alone: they
+        are dropped beyond three median residuals too, down to ``min_residual_px``. And their
+        second refinement is skipped when it would run on the same points: one run converges
+        (on the suite's sheets and the drill's sequences alike, its squared residuals are within
+        1e-6 px^2 of six runs'). Mesh targets keep both runs: on the learned bench skipping it
+        flips occlusion decisions both ways, up to 30 points of a sequence's hidden frames, for
+        no time that matters next to the network's.
 
         Returns (pose, kept mask, RMS residual px) or None when fewer than ``min_points`` or
         less than ``min_share`` of the pairs fit.
@@ -855,7 +848,7 @@ class Tracker:
         camera = self.camera
         pixels = pixels.astype(np.float64)
         minimum = max(options.min_points, min_share * count)
-        floor_px = options.max_residual_px if min_residual_px is None else min_residual_px
+        floor_px = options.min_residual_px if sheet else options.max_residual_px
 
         def residuals(rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
             projected, _ = cv2.projectPoints(points_obj, rvec, tvec, camera.K, camera.dist_coeffs)
@@ -881,7 +874,7 @@ class Tracker:
             kept = errors < bound
             if kept.sum() < minimum:
                 return None
-            settled = once_settled and bool(np.array_equal(kept, keep))
+            settled = sheet and bool(np.array_equal(kept, keep))
             keep = kept
             if settled:
                 break
@@ -1047,8 +1040,7 @@ class Tracker:
             pixels,
             T,
             min_share=min_share * len(ok) / max(int(ok.sum()), 1),
-            min_residual_px=options.min_residual_px,
-            once_settled=True,
+            sheet=True,
         )
         if fitted is None:
             return None

@@ -411,8 +411,8 @@ def test_a_few_points_a_pixel_or_two_off_do_not_pull_a_sheets_fit(sheets):
     T_start = rp.Pose.from_rvec_tvec([0.31, -0.2, 0.1], [0.021, 0.01, 0.6])
     tracker = rp.Tracker([sheets[0][1]], CAMERA)
     errors_px = []
-    for min_residual_px in (tracker.options.min_residual_px, None):
-        T, _, _ = tracker._fit(points_obj, pixels, T_start, min_share=0.5, min_residual_px=min_residual_px)
+    for sheet in (True, False):  # a sheet's robust bound, then a mesh's fixed one
+        T, _, _ = tracker._fit(points_obj, pixels, T_start, min_share=0.5, sheet=sheet)
         shift_px = CAMERA.project(T.apply(points_obj)) - CAMERA.project(T_true.apply(points_obj))
         errors_px.append(np.abs(shift_px).max())
     robust, loose = errors_px
