@@ -39,6 +39,11 @@ _ROS_MODELS = ("plumb_bob", "rational_polynomial")
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
 _NO_MOTION = np.zeros(3)  # rvec and tvec of points already in the camera frame
 _NO_MOTION.flags.writeable = False
+MIN_FOV_DEG = 1.0
+MAX_FOV_DEG = 179.0
+"""Fields of view (degrees, across the full image width or height) a camera may have, checked in
+``Camera``'s constructor: 1 deg is a 2000 mm lens on a full-frame sensor, 179 deg a full-frame
+fisheye; beyond them the focal length is a typo, in mm, or for another image size."""
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -50,6 +55,9 @@ def _positive_int(value: Any, name: str) -> int:
 @dataclass(frozen=True, eq=False)
 class Camera:
     """Intrinsics of one camera at one image size.
+
+    Raises ``InvalidInputError`` when fx or fy gives a field of view (``2 atan(size / (2 f))``
+    across the image's width or height) outside [``MIN_FOV_DEG``, ``MAX_FOV_DEG``].
 
     Attributes:
         K: (3, 3) float64 intrinsic matrix [[fx, s, cx], [0, fy, cy], [0, 0, 1]], pixels.
@@ -80,6 +88,17 @@ class Camera:
         object.__setattr__(self, "_distorted", bool(np.any(dist != 0)))  # both are read-only
         object.__setattr__(self, "width", _positive_int(self.width, "width"))
         object.__setattr__(self, "height", _positive_int(self.height, "height"))
+        for name, focal, size, across in (
+            ("fx", K[0, 0], self.width, "wide"),
+            ("fy", K[1, 1], self.height, "high"),
+        ):
+            fov_deg = math.degrees(2.0 * math.atan2(size, 2.0 * focal))
+            if not MIN_FOV_DEG - 1e-9 <= fov_deg <= MAX_FOV_DEG + 1e-9:  # from_fov's ends pass
+                raise InvalidInputError(
+                    f"{name}: expected a focal length giving a field of view of {MIN_FOV_DEG:g} to "
+                    f"{MAX_FOV_DEG:g} deg, got {focal:g} px, which gives {fov_deg:.4g} deg across an "
+                    f"image {size} px {across} ({self.width}x{self.height})"
+                )
 
     # -- factories --------------------------------------------------------------------------
     @classmethod
@@ -99,11 +118,14 @@ class Camera:
 
     @classmethod
     def from_fov(cls, width: int, height: int, fov_x_rad: float) -> Camera:
-        """An ideal camera with square pixels, horizontal field of view ``fov_x_rad`` (radians)
-        across the full image width, and the principal point at the image centre."""
+        """An ideal camera with square pixels, horizontal field of view ``fov_x_rad`` (radians,
+        1 to 179 deg) across the full image width, and the principal point at the image centre."""
         fov = check_positive(fov_x_rad, "fov_x_rad")
-        if fov >= math.pi:
-            raise InvalidInputError(f"fov_x_rad: expected a value in (0, pi), got {fov_x_rad!r}")
+        if not math.radians(MIN_FOV_DEG) <= fov <= math.radians(MAX_FOV_DEG):
+            raise InvalidInputError(
+                f"fov_x_rad: expected {math.radians(MIN_FOV_DEG):.4f} to {math.radians(MAX_FOV_DEG):.4f} "
+                f"({MIN_FOV_DEG:g} to {MAX_FOV_DEG:g} deg), got {fov_x_rad!r}"
+            )
         width = _positive_int(width, "width")
         height = _positive_int(height, "height")
         focal = (width / 2.0) / math.tan(fov / 2.0)

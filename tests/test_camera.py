@@ -225,3 +225,36 @@ def test_camera_at_a_random_pose_sees_points_where_cv2_does(rng, distorted_camer
     np.testing.assert_allclose(
         distorted_camera.project(T_cam_world.apply(points_world)), expected.reshape(-1, 2), atol=1e-9
     )
+
+
+@pytest.mark.parametrize(
+    ("fx", "fy", "message"),
+    [
+        (1e6, 500.0, r"fx: expected a focal length giving a field of view of 1 to 179 deg, got 1e\+06 px, "
+         r"which gives 0\.03667 deg across an image 640 px wide \(640x480\)"),
+        (500.0, 1.0, r"fy: .* got 1 px, which gives 179\.5 deg across an image 480 px high \(640x480\)"),
+        (2.0, 500.0, r"fx: .* got 2 px, which gives 179\.3 deg"),
+    ],
+)  # fmt: skip
+def test_absurd_focal_lengths_are_refused_with_the_field_of_view(fx, fy, message):
+    with pytest.raises(rp.InvalidInputError, match=message) as info:
+        rp.Camera.from_intrinsics(fx, fy, 320, 240, 640, 480)
+    assert "\n" not in str(info.value)
+
+
+def test_field_of_view_limits_are_inclusive_and_scaling_keeps_them():
+    for fov_deg in (1.0, 179.0):
+        camera = rp.Camera.from_fov(640, 640, math.radians(fov_deg))
+        assert camera.scaled(320, 320).fx == pytest.approx(camera.fx / 2)
+    with pytest.raises(rp.InvalidInputError, match=r"fov_x_rad: expected .*\(1 to 179 deg\), got 3\.13"):
+        rp.Camera.from_fov(640, 480, 3.13)
+    with pytest.raises(rp.InvalidInputError, match="fy: .* across an image 480 px high"):
+        rp.Camera.from_fov(640, 480, math.radians(1.0))  # 0.75 deg vertically
+
+
+def test_loaded_focal_length_in_mm_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "cam.json"
+    path.write_text(json.dumps(_json_camera(camera_matrix=[[1.2, 0, 320], [0, 500, 240], [0, 0, 1]])))
+    with pytest.raises(rp.FileFormatError, match=r"fx: .* got 1\.2 px, which gives 179\.6 deg") as info:
+        rp.Camera.load(path)
+    assert str(info.value).startswith(str(path))
