@@ -16,7 +16,7 @@ from PIL import Image
 
 import rigidpose as rp
 from rigidpose.calib import PAPER_MM, Board, CalibrationError, ViewCollector, calibrate_camera
-from rigidpose.calib.board import board_sheet
+from rigidpose.calib.board import board_sheet, write_board_sheet
 from rigidpose.calib.calibrate import edge_width_px
 from rigidpose.calib.focal import collect_matches, estimate_focal
 from rigidpose.cli import main
@@ -105,7 +105,12 @@ def test_each_paper_gets_a_board_that_fits_it(paper):
 
 
 def test_board_too_big_for_its_paper_is_refused():
-    with pytest.raises(rp.InvalidInputError, match="does not fit on A4"):
+    # 259 x 370 mm fits A4 neither upright nor turned, portrait or landscape: the sizes are named
+    message = (
+        r"a 259 x 370 mm board does not fit on A4 \(210 x 297 mm\) either way round: .* at most "
+        r"180 x 255 mm \(portrait\) or 267 x 168 mm \(landscape\)"
+    )
+    with pytest.raises(rp.InvalidInputError, match=message):
         board_sheet(Board.charuco_for_paper("A3"), "A4")
 
 
@@ -220,6 +225,54 @@ def test_letter_sheet_and_a_wrong_suffix(tmp_path, capsys):
     assert main(["board", "--out", str(tmp_path / "board.jpg")]) == 1
     assert "expected a .pdf or .png path, got 'board.jpg'" in one_error_line(capsys)
     assert not (tmp_path / "board.jpg").exists() and not (tmp_path / "board.json").exists()
+
+
+def test_a_board_too_wide_for_the_page_upright_is_printed_turned(tmp_path, capsys):
+    """OpenCV's 9x6 chessboard of 25 mm squares (250 x 175 mm) fits A4 only turned a quarter turn."""
+    out = tmp_path / "board.pdf"
+    assert main(["board", "--chessboard", "9x6", "--square-m", "0.025", "--out", str(out)]) == 0
+    assert "chessboard 9x6 inner corners, 25 mm squares on A4" in capsys.readouterr().out
+    assert Board.load(tmp_path / "board.json") == Board.chessboard(9, 6, 0.025)
+    media_box = re.search(rb"/MediaBox \[ 0 0 ([\d.]+) ([\d.]+) \]", out.read_bytes())
+    assert media_box, "no /MediaBox in the PDF"
+    width_pt, height_pt = (float(v) for v in media_box.groups())  # A4 portrait, in points
+    assert (width_pt, height_pt) == (pytest.approx(595.28, abs=0.01), pytest.approx(841.89, abs=0.01))
+    with Image.open(tmp_path / "board.png") as png:
+        assert png.size == (4200, 5940) and png.info["dpi"] == pytest.approx((508, 508), abs=0.01)
+        page = np.asarray(png.convert("L"))
+    # 7 squares of exactly 500 px across the page, 10 down it, centred across, 15 mm from the top
+    left = round((210 - 175) / 2 * PX_PER_MM)
+    starts, lengths = black_runs(page[300 + 250])
+    squares = lengths >= 400
+    assert starts[squares].min() in (left, left + 500) and lengths[squares].max() == 500
+    assert (lengths[squares] % 500 == 0).all() and lengths[squares].sum() in (1500, 2000)
+    column = page[:, left + 250]
+    starts, lengths = black_runs(column[: 300 + 5000 + 10])
+    squares = lengths >= 400
+    assert lengths[squares].tolist() == [500] * 5 and starts[squares][0] in (300, 800)
+    assert (page[:300] == 255).all() and (page[300 : 300 + 5000, :left] == 255).all()
+    # the board is found, every corner, 25 mm apart
+    small = cv2.resize(page, (page.shape[1] // 4, page.shape[0] // 4), interpolation=cv2.INTER_AREA)
+    view = Board.chessboard(9, 6, 0.025).find(small)
+    assert view is not None and len(view) == 54
+    spacing = np.linalg.norm(np.diff(4 * view.pixels.reshape(6, 9, 2), axis=1), axis=2)
+    np.testing.assert_allclose(spacing, 500, atol=2)
+    # and the 100 mm scale bar below it
+    longest = max(black_runs(page[row])[1].max(initial=0) for row in range(300 + 5000, 5940))
+    assert longest == 100 * PX_PER_MM
+
+
+def test_a_board_that_fits_only_landscape_gets_a_landscape_page(tmp_path):
+    """13 x 8 squares of 20 mm (260 x 160 mm): too long for A4 portrait either way round."""
+    board = Board.chessboard(12, 7, 0.02)
+    sheet = board_sheet(board, "A4")
+    assert sheet.shape == (210 * PX_PER_MM, 297 * PX_PER_MM)
+    starts, lengths = black_runs(sheet[300 + 200])  # the first row of squares, 400 px each
+    squares = lengths >= 300
+    assert starts[squares][0] == round((297 - 260) / 2 * PX_PER_MM) and lengths[squares].tolist() == [400] * 7
+    written = write_board_sheet(board, tmp_path / "board.png")
+    with Image.open(written[0]) as png:
+        assert png.size == (5940, 4200)
 
 
 # -- calibration from a board ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Calibration boards: a printable ChArUco board, or a plain chessboard, and finding one in an image.
 
-A board's frame: origin at the outer corner of the first square (top-left as printed), x along
+A board's frame: origin at the outer corner of the first square (top-left as printed upright), x along
 its columns, y along its rows, z = x × y (into the board), the board is the plane z = 0, metres
 (OpenCV's ChArUco convention, and the same handedness as a planar target).
 
@@ -274,17 +274,41 @@ def _put_text(page: np.ndarray, text: str, x_mm: float, y_mm: float, height_mm: 
     cv2.putText(page, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, 0, max(1, round(scale * 1.6)), cv2.LINE_AA)
 
 
-def board_sheet(board: Board, paper: str = "A4") -> np.ndarray:
-    """(H, W) uint8 page at 508 dpi (20 pixels per millimetre): the board centred at the top,
-    its parameters, a measuring note and a 100 mm scale bar below it."""
-    check_choice(paper, "paper", tuple(PAPER_MM))
+def _layout(board: Board, paper: str) -> tuple[float, float, bool]:
+    """The page (width, height) in mm and whether the board is turned a quarter turn on it: the
+    first that fits of the portrait page with the board upright, then turned, then the landscape
+    page (upright, turned). Refuses a board that fits none of them, with the sizes."""
     width_mm, height_mm = PAPER_MM[paper]
     board_w_mm, board_h_mm = (v * 1000 for v in board.size_m)
-    if board_w_mm > width_mm - 2 * _MARGIN_MM or board_h_mm > height_mm - 2 * _MARGIN_MM - _TEXT_MM:
-        raise InvalidInputError(
-            f"a {board_w_mm:g} x {board_h_mm:g} mm board does not fit on {paper} with "
-            f"{_MARGIN_MM:g} mm margins; choose larger paper or smaller squares"
-        )
+    for page_w_mm, page_h_mm in ((width_mm, height_mm), (height_mm, width_mm)):
+        room_w_mm, room_h_mm = page_w_mm - 2 * _MARGIN_MM, page_h_mm - 2 * _MARGIN_MM - _TEXT_MM
+        for turned in (False, True):
+            w_mm, h_mm = (board_h_mm, board_w_mm) if turned else (board_w_mm, board_h_mm)
+            if w_mm <= room_w_mm + 1e-9 and h_mm <= room_h_mm + 1e-9:
+                return page_w_mm, page_h_mm, turned
+    portrait = f"{width_mm - 2 * _MARGIN_MM:g} x {height_mm - 2 * _MARGIN_MM - _TEXT_MM:g}"
+    landscape = f"{height_mm - 2 * _MARGIN_MM:g} x {width_mm - 2 * _MARGIN_MM - _TEXT_MM:g}"
+    raise InvalidInputError(
+        f"a {board_w_mm:g} x {board_h_mm:g} mm board does not fit on {paper} ({width_mm:g} x {height_mm:g} mm) "
+        f"either way round: with {_MARGIN_MM:g} mm margins and room for the text it may be at most "
+        f"{portrait} mm (portrait) or {landscape} mm (landscape), turned or not; choose larger paper or "
+        "smaller squares"
+    )
+
+
+def board_sheet(board: Board, paper: str = "A4") -> np.ndarray:
+    """(H, W) uint8 page at 508 dpi (20 pixels per millimetre): the board centred at the top,
+    its parameters, a measuring note and a 100 mm scale bar below it.
+
+    The page is ``paper`` portrait with the board upright (its first square at the top left) when
+    that fits; otherwise the board is turned a quarter turn clockwise (first square at the top
+    right, its x axis down the page), or the page is landscape, whichever fits first. A board
+    that fits none of these is refused."""
+    check_choice(paper, "paper", tuple(PAPER_MM))
+    width_mm, height_mm, turned = _layout(board, paper)
+    board_w_mm, board_h_mm = (v * 1000 for v in board.size_m)
+    if turned:
+        board_w_mm, board_h_mm = board_h_mm, board_w_mm
     square_px = board.square_m * 1000 * _PX_PER_MM
     if abs(square_px - round(square_px)) > 1e-6:
         raise InvalidInputError(
@@ -294,6 +318,9 @@ def board_sheet(board: Board, paper: str = "A4") -> np.ndarray:
     left_mm = (width_mm - board_w_mm) / 2
     top_mm = _MARGIN_MM
     picture = board.image(round(square_px))
+    if turned:
+        # clockwise: a rotation, not a mirror, so the board's frame stays right-handed
+        picture = np.rot90(picture, k=-1)
     top, left = round(top_mm * _PX_PER_MM), round(left_mm * _PX_PER_MM)
     page[top : top + picture.shape[0], left : left + picture.shape[1]] = picture
 
@@ -320,7 +347,8 @@ def board_sheet(board: Board, paper: str = "A4") -> np.ndarray:
 def write_board_sheet(board: Board, out: str | os.PathLike[str], paper: str = "A4") -> list[Path]:
     """Write the printable sheet for ``board`` to ``out`` (``.pdf`` or ``.png``) plus the board's
     JSON beside it (same name, ``.json``), and for a PDF also the PNG; returns the paths written.
-    Each file is written atomically."""
+    Each file is written atomically. A board that fits the page only turned is printed turned (or
+    on a landscape page), see ``board_sheet``."""
     from PIL import Image
 
     out = Path(out)
