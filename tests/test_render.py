@@ -263,6 +263,67 @@ def test_painter_draws_every_kind_and_refuses_unknown_ones(pinhole):
         Painter(target, pinhole).annotate(np.zeros((480, 640), np.uint8), tracking("cube", T))
 
 
+def test_label_text_lies_inside_its_dark_box(pinhole):
+    """Each label is one filled dark box with all of its text inside it (an outline drawn thicker
+    than the text would not line up with it: OpenCV's text advances further when thicker)."""
+    painter = Painter([cube_target("cube"), cube_target("ball")], pinhole)
+    away = rp.Pose.from_rvec_tvec([0.0, 0.0, 0.0], [30.0, 0.0, 1.0])  # far off the image: labels only
+    image = painter.annotate(
+        np.full((480, 640, 3), 255, np.uint8), [tracking("cube", away), tracking("ball", away)]
+    )
+    changed = (image != 255).any(axis=2).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(changed, connectivity=4)
+    assert count == 3  # the background and two labels, one above the other
+    boxes = sorted(stats[1:].tolist(), key=lambda box: box[1])
+    text = "cube: tracking  conf 0.90  50 pts  0.40 px"
+    (text_w, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
+    for name, (x, y, w, h, area) in zip(("cube", "ball"), boxes):
+        assert area == w * h  # a filled box
+        inside = image[y : y + h, x : x + w]
+        assert (inside.min(axis=2) < 200).all()  # nothing of the white frame is left inside
+        assert (inside == 255 // 4).all(axis=2).mean() > 0.6  # mostly the dark box
+        bright = inside.max(axis=2) > 100  # the text and the state dot
+        rows, cols = np.nonzero(bright)
+        assert rows.min() >= 2 and cols.min() >= 2 and rows.max() < h - 2 and cols.max() < w - 2
+        assert cols.max() - cols.min() >= text_w  # the whole line of text, dot included
+        # the text is in the object's colour
+        core = inside[inside.max(axis=2) > 200]
+        colours, counts = np.unique(core, axis=0, return_counts=True)
+        assert tuple(colours[np.argmax(counts)]) == painter.colors[name]
+    assert boxes[0][1] + boxes[0][3] < boxes[1][1]  # one below the other, apart
+
+
+def lab_distances(colors: list[tuple[int, int, int]]) -> list[float]:
+    """CIELAB distance between every pair of BGR colours."""
+    lab = cv2.cvtColor(np.array([colors], np.float32) / 255, cv2.COLOR_BGR2Lab)[0]
+    return [float(np.linalg.norm(lab[i] - lab[j])) for i in range(len(lab)) for j in range(i)]
+
+
+@pytest.mark.parametrize("count", [2, 3, 4, 5, 6])
+def test_every_object_is_drawn_in_its_own_colour(pinhole, count):
+    """Objects in the same state get clearly different colours, by their place in the target list."""
+    from rigidpose.render.overlay import Overlay
+
+    names = [f"cube{k}" for k in range(count)]
+    targets = [cube_target(name) for name in names]
+    poses = [rp.Pose.from_rvec_tvec([0.5, -0.7, 0.2], [-0.5 + 0.2 * k, 0.0, 1.5]) for k in range(count)]
+    overlay = Overlay(targets, pinhole, "outline")
+    image = overlay.annotate(
+        np.zeros((480, 640, 3), np.uint8), [tracking(n, T) for n, T in zip(names, poses)]
+    )
+    drawn = []
+    for T in poses:
+        corners = pinhole.project(T.apply(trimesh.creation.box(extents=(CUBE_M,) * 3).vertices))
+        (x0, y0), (x1, y1) = np.floor(corners.min(axis=0)) - 3, np.ceil(corners.max(axis=0)) + 3
+        region = image[int(y0) : int(y1), int(x0) : int(x1)]
+        lines = region[region.max(axis=2) > 0]
+        colours, counts = np.unique(lines, axis=0, return_counts=True)
+        drawn.append(tuple(int(c) for c in colours[np.argmax(counts)]))  # the lines' full colour
+    assert len(set(drawn)) == count, drawn
+    assert min(lab_distances(drawn)) > 40  # clearly different, not just different numbers
+    assert drawn == [Painter(targets, pinhole).colors[name] for name in names]
+
+
 def test_contact_sheet_tiles_frames():
     frames = [np.full((48, 64, 3), k * 40, np.uint8) for k in range(5)]
     picture = contact_sheet(frames, columns=3, width_px=192)

@@ -10,7 +10,9 @@ for every object with a pose:
 - ``wireframe``: every edge of the faces turned toward the camera (no hidden-line removal,
   so the far side of a concave part can show through);
 
-and a label per object with its state, confidence, inliers and reprojection error. Lines follow
+Each object has its own colour, from ``OBJECT_COLORS`` by its place in the painter's target list
+(outline and label), and a label at the top left on a dark box: a dot in its state's colour
+(``STATE_COLORS``), its name, state, confidence, inliers and reprojection error. Lines follow
 lens distortion: a long edge is drawn through points projected with ``Camera.project`` every
 few pixels, so it curves as the lens bends it.
 """
@@ -30,17 +32,33 @@ from ..geometry import Pose
 from ..io import ObjectPose
 from ..target import Target, outward_surface
 
-__all__ = ["DRAWINGS", "STATE_COLORS", "Painter", "contact_sheet", "fold_edges"]
+__all__ = ["DRAWINGS", "OBJECT_COLORS", "STATE_COLORS", "Painter", "contact_sheet", "fold_edges"]
 
 DRAWINGS = ("outline", "axes", "box", "wireframe")
 """What a ``Painter`` can draw."""
 
 STATE_COLORS = {"tracking": (80, 220, 80), "searching": (60, 170, 255), "lost": (60, 60, 255)}
-"""BGR colour per state."""
+"""BGR colour per state (the dot in an object's label)."""
+
+OBJECT_COLORS = (
+    (0, 210, 255),  # amber
+    (255, 0, 255),  # magenta
+    (255, 230, 0),  # cyan
+    (0, 110, 255),  # orange
+    (0, 255, 120),  # lime
+    (255, 90, 150),  # violet
+    (180, 130, 255),  # pink
+    (110, 160, 0),  # teal
+)
+"""BGR colour per object, by its index in the painter's targets (repeating after eight): clearly
+different from each other (CIELAB distance over 40) and from the axes' pure red, green and blue."""
 
 _AXIS_COLORS = ((0, 0, 255), (0, 200, 0), (255, 80, 0))  # BGR: x red, y green, z blue
 _BOX_COLOR = (255, 220, 0)
 _WIRE_COLOR = (230, 230, 230)
+_UNKNOWN_COLOR = (255, 255, 255)  # a result whose name is none of the painter's targets
+_FONT, _FONT_SCALE = cv2.FONT_HERSHEY_SIMPLEX, 0.6
+_LABEL_PAD_PX = 4
 _SEGMENT_PX = 12.0  # with lens distortion, edges are drawn through a projected point every ~12 px
 _MAX_PIECES = 16
 
@@ -120,6 +138,9 @@ class Painter:
         draw: any of ``DRAWINGS``.
         thickness: line width in pixels.
         label: write each object's state, confidence, inliers and error at the top left.
+
+    Attributes:
+        colors: BGR colour per target name, ``OBJECT_COLORS`` in the order of ``targets``.
     """
 
     def __init__(
@@ -141,18 +162,20 @@ class Painter:
             raise InvalidInputError(f"draw: expected any of {', '.join(DRAWINGS)}, got {', '.join(unknown)}")
         self.camera, self.draw, self.thickness, self.label = camera, draw, int(thickness), label
         self._drawings = {t.name: _Drawing(t) for t in targets}
+        self.colors = {t.name: OBJECT_COLORS[k % len(OBJECT_COLORS)] for k, t in enumerate(targets)}
 
     def annotate(self, image: np.ndarray, results: ObjectPose | Sequence[ObjectPose]) -> np.ndarray:
         """``image`` (H, W, 3) BGR uint8, drawn on in place and returned, with ``results`` painted."""
         check_bgr8(image, "image")
         results = [results] if isinstance(results, ObjectPose) else list(results)
-        for row, result in enumerate(results):
+        for result in results:
             drawing = self._drawings.get(result.name)
-            color = STATE_COLORS.get(result.state, (255, 255, 255))
             if drawing is not None and result.T_cam_obj is not None:
-                self._paint(image, drawing, result.T_cam_obj, color)
-            if self.label:
-                self._label(image, result, color, row)
+                self._paint(image, drawing, result.T_cam_obj, self.colors[result.name])
+        if self.label:  # after the drawings: a label is never drawn over
+            top = _LABEL_PAD_PX
+            for result in results:
+                top = self._label(image, result, self.colors.get(result.name, _UNKNOWN_COLOR), top) + 2
         return image
 
     def _paint(self, image: np.ndarray, drawing: _Drawing, T: Pose, color: tuple[int, int, int]) -> None:
@@ -209,15 +232,32 @@ class Painter:
         cv2.polylines(image, polylines, False, color, thickness or self.thickness, cv2.LINE_AA, shift=4)
 
     @staticmethod
-    def _label(image: np.ndarray, result: ObjectPose, color: tuple[int, int, int], row: int) -> None:
+    def _label(image: np.ndarray, result: ObjectPose, color: tuple[int, int, int], top: int) -> int:
+        """Write ``result``'s label in a dark box whose top is at row ``top``; returns its bottom row.
+
+        The text is drawn once, 1 px thick, on a box measured for exactly that text: an outline
+        drawn thicker would not line up with it (Hershey text advances further when thicker)."""
         text = f"{result.name}: {result.state}"
         if result.T_cam_obj is not None:
             text += f"  conf {result.confidence:.2f}  {result.inliers} pts"
             if result.reproj_error_px is not None:
                 text += f"  {result.reproj_error_px:.2f} px"
-        origin = (10, 24 + 24 * row)
-        cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 4, cv2.LINE_AA)
-        cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, 1, cv2.LINE_AA)
+        (width, height), baseline = cv2.getTextSize(text, _FONT, _FONT_SCALE, 1)
+        pad = _LABEL_PAD_PX
+        dot = height  # the state dot's diameter, as tall as a capital
+        left = pad
+        right = min(image.shape[1], left + pad + dot + pad + width + pad)
+        bottom = min(image.shape[0], top + pad + height + baseline + pad)
+        if right > left and bottom > top:
+            box = image[top:bottom, left:right]
+            box[:] = box // 4  # dark, and the frame still shows through a little
+        baseline_y = top + pad + height
+        centre = (left + pad + dot // 2, baseline_y - height // 2)
+        cv2.circle(image, centre, dot // 2, STATE_COLORS.get(result.state, _UNKNOWN_COLOR), -1, cv2.LINE_AA)
+        cv2.putText(
+            image, text, (left + 2 * pad + dot, baseline_y), _FONT, _FONT_SCALE, color, 1, cv2.LINE_AA
+        )
+        return bottom
 
 
 def contact_sheet(images: Sequence[np.ndarray], columns: int = 4, width_px: int = 1280) -> np.ndarray:

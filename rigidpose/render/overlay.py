@@ -3,7 +3,8 @@
 ``Overlay(targets, camera, "outline,axes")`` paints with the OpenCV ``Painter``;
 ``Overlay(targets, camera, "meshes/rocket.glb")`` draws that content on every target with the
 OpenGL ``ARRenderer`` (occluded by the target, no debug text). Frames of another size with the
-same aspect ratio scale the camera, as the tracker does.
+same aspect ratio scale the camera, as the tracker does. The painter draws each target in its own
+colour, ``OBJECT_COLORS`` by its index in ``targets``.
 """
 
 from __future__ import annotations
