@@ -8,6 +8,8 @@ rows, z = x × y pointing into the sheet; the sheet is the plane z = 0. Pixel (u
 
 from __future__ import annotations
 
+import logging
+
 import cv2
 import numpy as np
 
@@ -15,8 +17,33 @@ from .._validate import check_positive
 from ..errors import InvalidInputError
 from ..io import as_bgr8
 from ..target import Appearance, Target
+from .trackability import POOR_SCORE, TrackabilityReport, trackability
 
-__all__ = ["TILTS", "image_points_obj", "planar_corners_obj", "planar_target", "sheet_image", "tilted_views"]
+__all__ = [
+    "MAX_SIDE_PX",
+    "MAX_WIDTH_M",
+    "MIN_WIDTH_M",
+    "TILTS",
+    "image_points_obj",
+    "planar_corners_obj",
+    "planar_target",
+    "sheet_image",
+    "sheet_trackability",
+    "tilted_views",
+]
+
+log = logging.getLogger(__name__)
+
+MIN_WIDTH_M = 0.001
+MAX_WIDTH_M = 100.0
+"""Printed widths ``planar_target`` accepts, metres: from a 1 mm label to a 100 m building wrap
+or billboard. Outside, the width is in the wrong unit (297 for an A4 sheet in mm) or a typo."""
+MAX_SIDE_PX = 2048
+"""Longest side of a target's image, pixels; larger images are downscaled (``INTER_AREA``).
+Tracking uses no more: the warp follows the pyramid level whose pixels are the size of a frame's,
+so level 0 of a 2048 px image serves until the sheet spans 2048 frame pixels (wider than a
+1080p frame), and features at scale 1 of it match a sheet seen 2048 px across (finer ones,
+never seen whole in a frame, cost seconds and gigabytes: SIFT doubles the image first)."""
 
 
 def planar_corners_obj(width_m: float, height_m: float) -> np.ndarray:
@@ -54,8 +81,12 @@ def planar_target(
     """A target for a flat printed image: a textured rectangle ``width_m`` wide.
 
     Args:
-        image: the printed image, (H, W, 3) BGR uint8 (gray and 16-bit are converted).
-        width_m: printed width in metres; the height follows from the image's aspect ratio.
+        image: the printed image, (H, W, 3) BGR uint8 (gray and 16-bit are converted). One
+            with a side over ``MAX_SIDE_PX`` is downscaled to that (logged at INFO level); the
+            sheet's height then follows from the downscaled image's aspect ratio (within half
+            a pixel of it).
+        width_m: printed width in metres, ``MIN_WIDTH_M`` to ``MAX_WIDTH_M``; the height
+            follows from the image's aspect ratio.
         name: the target's name.
         features: ``sift``, ``orb`` or ``akaze`` to store local features of the image, or None.
             They are found at scales 1, 1/2 and 1/4 (so the sheet is also found when small in
@@ -65,16 +96,28 @@ def planar_target(
     Returns:
         A ``Target`` with a two-triangle textured mesh facing -z (toward a camera in front),
         the four corners as keypoints, the image as its reference image and, with ``features``,
-        its appearance.
+        its appearance. With ``features``, the image's ``trackability`` is computed and a
+        warning logged when it scores below ``POOR_SCORE``; ``sheet_trackability(target)``
+        gives the report.
     """
     import trimesh
     from PIL import Image
 
     width_m = check_positive(width_m, "width_m")
+    if not MIN_WIDTH_M <= width_m <= MAX_WIDTH_M:
+        raise InvalidInputError(
+            f"width_m: expected a printed width of {MIN_WIDTH_M:g} to {MAX_WIDTH_M:g} metres, got {width_m:g}"
+        )
     bgr = as_bgr8(image, "image")
     h, w = bgr.shape[:2]
     if min(h, w) < 8:
         raise InvalidInputError(f"image: expected at least 8x8 pixels, got {w}x{h}")
+    if max(h, w) > MAX_SIDE_PX:
+        scale = MAX_SIDE_PX / max(h, w)
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        log.info("image: downscaled from %dx%d to %dx%d px, the most tracking uses", w, h, *size)
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        h, w = bgr.shape[:2]
     corners = planar_corners_obj(width_m, width_m * h / w)
     # Texture coordinates: v = 0 at the image's bottom row (glTF/trimesh convention).
     uv = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0], [0.0, 0.0]])
@@ -89,6 +132,10 @@ def planar_target(
     appearance = None
     if features is not None:
         from ..detect.features import extract_features
+
+        report = trackability(bgr)
+        if report.score < POOR_SCORE:
+            log.warning("target %r: %s", name, report)
 
         pixels, descriptors = extract_features(bgr, features, max_features, scales=(1.0, 0.5, 0.25))
         all_pixels, all_descriptors = [pixels], [descriptors]
@@ -141,6 +188,13 @@ def tilted_views(
             mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
             views.append(((view, mask), affine))
     return views
+
+
+def sheet_trackability(target: Target) -> TrackabilityReport | None:
+    """``trackability`` of the printed image of a sheet made from an image (``sheet_image``),
+    else None."""
+    sheet = sheet_image(target)
+    return None if sheet is None else trackability(sheet[0])
 
 
 def sheet_image(target: Target) -> tuple[np.ndarray, float] | None:
