@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -358,6 +359,114 @@ def test_window_shows_frames_the_right_way_up_on_a_display(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split("\n")[-2] == "[0, 0, 255] [255, 0, 0] [0, 0, 0]"
+
+
+PACING_SCRIPT = """
+import json, time
+from ctypes import POINTER, byref, c_char_p, c_uint
+import numpy as np
+from pyglet.libs.x11 import xlib
+from rigidpose.render.window import Window
+
+image = np.zeros((120, 160, 3), np.uint8)
+image[:60] = (255, 0, 0)
+display = xlib.XOpenDisplay(None)  # a second connection, as another program (the user) would use
+root = xlib.XDefaultRootWindow(display)
+
+
+def find(title):
+    parent, children, count = xlib.Window(), POINTER(xlib.Window)(), c_uint()
+    xlib.XQueryTree(display, root, byref(xlib.Window()), byref(parent), byref(children), byref(count))
+    for k in range(count.value):
+        name = c_char_p()
+        if xlib.XFetchName(display, children[k], byref(name)) and name.value == title.encode():
+            return children[k]
+    raise SystemExit(f"no window {title!r}")
+
+
+def send_key(title):  # the space bar, pressed in the window
+    event = xlib.XEvent()
+    event.xkey.type, event.xkey.display, event.xkey.window = xlib.KeyPress, display, find(title)
+    event.xkey.root, event.xkey.same_screen = root, 1
+    event.xkey.keycode = xlib.XKeysymToKeycode(display, 0x20)
+    xlib.XSendEvent(display, event.xkey.window, False, xlib.NoEventMask, byref(event))
+    xlib.XFlush(display)
+
+
+def send_close(title):  # the close button: the window manager sends WM_DELETE_WINDOW
+    event = xlib.XEvent()
+    event.xclient.type, event.xclient.display, event.xclient.window = xlib.ClientMessage, display, find(title)
+    event.xclient.message_type = xlib.XInternAtom(display, b"WM_PROTOCOLS", False)
+    event.xclient.format = 32
+    event.xclient.data.l[0] = xlib.XInternAtom(display, b"WM_DELETE_WINDOW", False)
+    xlib.XSendEvent(display, event.xclient.window, False, xlib.NoEventMask, byref(event))
+    xlib.XFlush(display)
+
+
+def play(window, frames=10):
+    assert window.show(image)  # the window opens (not timed)
+    start = time.perf_counter()
+    assert all(window.show(image) for _ in range(frames))
+    return time.perf_counter() - start
+
+
+out = {}
+with Window("video", fps=20) as window:  # 10 more frames at 20 fps: at least 10 gaps of 50 ms
+    out["paced_s"] = play(window)
+    window.fps = 10  # set later, as for a source opened after the window
+    out["paced_later_s"] = play(window, 5)
+with Window("webcam", fps=None) as window:
+    out["unpaced_s"] = play(window)
+with Window("held") as window:
+    start = time.perf_counter()
+    window.hold(30)  # nothing shown yet: nothing to hold
+    out["hold_unshown_s"] = time.perf_counter() - start
+    window.show(image)
+    start = time.perf_counter()
+    window.hold(timeout_s=0.3)
+    out["hold_timeout_s"] = time.perf_counter() - start
+    out["open_after_timeout"] = not window.closed and window.show(image)
+    send_key("held")
+    start = time.perf_counter()
+    window.hold(timeout_s=30)
+    out["hold_key_s"] = time.perf_counter() - start
+    out["closed_by_key"] = window.closed and not window.show(image)
+with Window("closing") as window:
+    window.show(image)
+    send_close("closing")
+    start = time.perf_counter()
+    window.hold()
+    out["hold_close_s"] = time.perf_counter() - start
+    out["closed_by_button"] = window.closed and not window.show(image)
+print(json.dumps(out))
+"""
+
+
+def test_window_paces_a_video_and_holds_its_last_frame_on_a_display(tmp_path):
+    """``Window(fps=...)`` shows frames no faster than the video was filmed (none for a webcam);
+    ``hold()`` keeps the last frame up until a key or the close button, and not without a frame."""
+    script = tmp_path / "pacing.py"
+    script.write_text(PACING_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "PYOPENGL_PLATFORM")}
+    result = subprocess.run(
+        ["xvfb-run", "-a", sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out["paced_s"] >= 10 / 20 - 0.005 and out["paced_later_s"] >= 5 / 10 - 0.005
+    assert out["unpaced_s"] < 0.45  # 10 small frames, shown as they come
+    assert out["hold_unshown_s"] < 0.2
+    assert 0.3 <= out["hold_timeout_s"] < 5 and out["open_after_timeout"]
+    assert out["hold_key_s"] < 10 and out["closed_by_key"]  # well before its 30 s
+    assert out["hold_close_s"] < 10 and out["closed_by_button"]  # no limit: only the button ends it
+
+
+def test_window_fps_is_checked():
+    from rigidpose.render.window import Window
+
+    for fps in (0, -5, float("nan"), "fast", True):
+        with pytest.raises(rp.InvalidInputError, match=r"fps: expected a positive number .* or None, got"):
+            Window(fps=fps)
 
 
 def test_window_without_a_display_says_so(monkeypatch):
