@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -87,6 +88,21 @@ def test_webcam_demo_on_a_recording_stands_the_rocket_on_the_sheet(tmp_path, she
             u, v = np.round(camera.project(T.apply(np.array([[0.0, 0.0, -0.09]])))[0]).astype(int)
             patch = np.s_[v - 3 : v + 4, u - 3 : u + 4]
             assert np.abs(ar.image[patch].astype(int) - plain.image[patch].astype(int)).mean() > 20
+
+
+def test_webcam_demo_without_a_display_names_the_flags_that_do_without_one():
+    """It has no --show and --out alone still opens the window: it must suggest --no-show."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    for args in ([], ["--out", "ar.mp4"]):
+        result = subprocess.run(
+            [sys.executable, str(REPO / "demos" / "webcam_sheet.py"), *args],
+            capture_output=True, text=True, timeout=300, env=env,
+        )  # fmt: skip
+        assert result.returncode == 1 and result.stdout == ""
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("webcam_sheet: no display for the window (DISPLAY is not set); ")
+        assert line.endswith("--source clip.mp4 --no-show --out ar.mp4")
+        assert "--show needs" not in line
 
 
 def test_stream_demo_prints_a_pose_line_per_frame(sheet_recording):
