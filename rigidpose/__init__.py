@@ -25,6 +25,7 @@ from .errors import (
     BackendMissingError,
     FileFormatError,
     InvalidInputError,
+    InvalidTypeError,
     RigidPoseError,
     SourceError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "HandEyeResult",
     "MeshCaster",
     "InvalidInputError",
+    "InvalidTypeError",
     "KeypointModel",
     "LearnedDetector",
     "LearnedOptions",

@@ -6,11 +6,13 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .errors import InvalidInputError
 
-def _umask() -> int:
+
+def current_umask() -> int:
     """The process's file-creation mask (reading it means setting it, so set it back)."""
     umask = os.umask(0o022)
     os.umask(umask)
@@ -24,12 +26,13 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private (0600); open() would not
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes it private (0600); open() would not
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -42,18 +45,26 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_folder(path: str | os.PathLike[str], replaceable: Callable[[Path], bool], kind: str) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``path``; on success it takes ``path``'s place.
 
-    An existing folder at ``path`` is replaced only once the new one is complete; on an
+    An existing folder at ``path`` is replaced only when it is empty or ``replaceable`` (one
+    of ``kind``, e.g. "target folder", that rigidpose wrote), and only once the new one is
+    complete; anything else there is refused with ``InvalidInputError`` before any work. On an
     exception the temporary folder is removed and ``path`` is left as it was.
     """
-    path = Path(path)
+    path = Path(path).absolute()
+    cwd = Path.cwd().resolve()
+    if path.resolve() == cwd or cwd.is_relative_to(path.resolve()):
+        raise InvalidInputError(f"{path}: the current folder or one that holds it; expected a new folder")
+    if os.path.lexists(path) and not (path.is_dir() and (not any(path.iterdir()) or replaceable(path))):
+        what = "a folder of other files" if path.is_dir() else "a file"
+        raise InvalidInputError(f"{path}: {what}, not a {kind}; only a {kind} is replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700); mkdir would not
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it private (0700); mkdir would not
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / path.name)

@@ -5,12 +5,13 @@ Messages follow the house style: ``points_obj: expected (N, 3), got (5, 2)``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, InvalidTypeError
 
 
 def _shape_text(shape: Sequence[int | str]) -> str:
@@ -78,3 +79,15 @@ def check_bgr8(image: Any, name: str) -> np.ndarray:
             f"{getattr(image, 'shape', type(image).__name__)} {getattr(image, 'dtype', '')}".rstrip()
         )
     return image
+
+
+def check_type(value: Any, name: str, expected: type, *, how: str = "") -> Any:
+    """``value`` when it is an ``expected``; else ``InvalidTypeError`` naming ``name``, what
+    came, and ``how`` to get the right thing (e.g. ``"rp.Camera.load(path)"``)."""
+    if not isinstance(value, expected):
+        shown = repr(value) if isinstance(value, (str, os.PathLike, int, float)) else ""
+        got = f"{type(value).__name__} {shown}".strip() if value is not None else "None"
+        raise InvalidTypeError(
+            f"{name}: expected a {expected.__name__}, got {got[:80]}" + (f" (make one with {how})" if how else "")
+        )
+    return value

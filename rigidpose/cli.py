@@ -10,18 +10,39 @@ import argparse
 import contextlib
 import dataclasses
 import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 import rigidpose as rp
+from rigidpose.outputs import (
+    check_output_file,
+    check_output_folder,
+    has_json_key,
+    holds_only,
+    is_camera_file,
+    is_pose_file,
+    is_sequence_folder,
+    is_target_folder,
+)
 from rigidpose.synth.effects import BACKGROUNDS
 
 MESH_SUFFIXES = (".ply", ".obj", ".stl", ".off", ".glb", ".gltf")
 _SIZE = "WIDTHxHEIGHT in pixels, e.g. 1280x720"
 _PATTERN = "inner corners as COLSxROWS, e.g. 9x6"
+_VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov")
+
+
+def _check_target_out(args: argparse.Namespace, *inputs: str | None) -> Path:
+    """``--out`` of a ``target`` command: a new or empty folder, or a target with ``--force``."""
+    return check_output_folder(
+        args.out, "--out", ours=is_target_folder, kind="a target", force=args.force, inputs=inputs
+    )
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -64,6 +85,7 @@ def _cmd_target_from_image(args: argparse.Namespace) -> int:
     """Make a planar target (paper sheet, poster, book cover) from a scan or photo and its printed width."""
     from rigidpose.targets import planar_target
 
+    _check_target_out(args, args.image)
     image = rp.io.read_image(args.image)
     name = args.name or Path(args.image).stem
     target = planar_target(image, args.width_m, name=name, features=args.features)
@@ -88,6 +110,7 @@ def _cmd_target_register(args: argparse.Namespace) -> int:
     cameras = args.camera if len(args.camera) == len(args.image) else args.camera * len(args.image)
     if len(args.camera) not in (1, len(args.image)):
         raise rp.InvalidInputError("expected one --camera for all images or one per --image")
+    _check_target_out(args, args.mesh, *args.image, *args.camera, *args.correspondences)
     photos = []
     for image_path, camera_path, corr_path in zip(args.image, cameras, args.correspondences):
         points_3d, points_2d = load_correspondences(corr_path)
@@ -138,6 +161,7 @@ def _cmd_target_from_mesh(args: argparse.Namespace) -> int:
     (`rigidpose train`), which is all an untextured mesh needs."""
     from rigidpose.targets.from_mesh import target_from_mesh
 
+    _check_target_out(args, args.mesh, args.model)
     mesh = rp.load_mesh(args.mesh, units=args.units)
     name = args.name or Path(args.mesh).stem
     model = rp.KeypointModel(args.model).data if args.model else None  # checked before rendering
@@ -195,6 +219,15 @@ def _cmd_track(args: argparse.Namespace) -> int:
         )
     if args.ply and not args.depth:
         raise rp.InvalidInputError("--ply writes the depth point clouds: give --depth DIR too")
+    inputs = [args.source, args.camera, args.depth, args.T_base_cam, *args.target]
+    if args.poses and args.poses != "-":
+        check_output_file(args.poses, "--poses", suffixes=(".jsonl",), ours=is_pose_file, inputs=inputs)
+    if args.out:
+        check_output_file(args.out, "--out", suffixes=_VIDEO_SUFFIXES, inputs=inputs)
+    if args.ply:
+        check_output_folder(
+            args.ply, "--ply", ours=holds_only("*.ply"), kind="point clouds", replace=False, inputs=inputs
+        )
     targets = [rp.Target.load(path) for path in args.target]
     camera = rp.Camera.load(args.camera)
     T_base_cam = None if args.T_base_cam is None else rp.load_transform(args.T_base_cam)
@@ -218,7 +251,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
             window.show(_banner(last_image[0], f"camera {text}"))
 
     to_stdout = args.poses == "-"
-    interrupted = False
+    stopped = ""  # why the run ended early: Ctrl-C, SIGTERM, or the pose reader went away
     if args.depth:
         frames_in = rp.RGBDSource(args.source, args.depth, depth_scale_mm=args.depth_scale_mm)
     else:
@@ -231,6 +264,9 @@ def _cmd_track(args: argparse.Namespace) -> int:
         window or contextlib.nullcontext(),
     ):
         progress = tqdm(source, total=source.frame_count, unit="frame", disable=args.quiet or to_stdout)
+        if window is not None:
+            # a recording plays at its own rate; a webcam (fps None) as its frames come
+            window.fps = getattr(source, "fps", None)
         try:
             for frame in progress:
                 if not times_ms and (frame.image.shape[1], frame.image.shape[0]) != camera.size:
@@ -258,10 +294,18 @@ def _cmd_track(args: argparse.Namespace) -> int:
                         video.write(image)
                     if window is not None and not window.show(image):
                         break  # the user closed the window
-        except KeyboardInterrupt:
-            interrupted = True  # Ctrl-C: finish the files written so far, then report
+            if window is not None and not window.closed:
+                progress.close()
+                print("rigidpose: the last frame stays up: close the window or press a key", file=sys.stderr)
+                window.hold()
+        except KeyboardInterrupt as exc:  # finish the files written so far, then report
+            stopped = "stopped by SIGTERM" if isinstance(exc, _Terminated) else "stopped by Ctrl-C"
+        except BrokenPipeError:
+            stopped = "stopped: the pose reader closed the pipe"
         finally:
             progress.close()
+        if not times_ms and not stopped:
+            raise rp.SourceError(f"{args.source}: no readable frame")
     # Ctrl-C may land between tracking a frame and writing it: count what the file holds
     frames = writer.lines_written if writer is not None else len(times_ms)
     summary = ", ".join(f"{name} in {count}" for name, count in posed.items())
@@ -270,16 +314,25 @@ def _cmd_track(args: argparse.Namespace) -> int:
         f"{frames} frames: pose of {summary}; median {median:.1f} ms per frame"
         + (f"; refined with depth {refined} times" if args.depth else "")
         + (f"; overlay {args.out}" if args.out else "")
-        + ("; stopped by Ctrl-C" if interrupted else ""),
+        + (f"; {stopped}" if stopped else ""),
         file=sys.stderr if to_stdout else sys.stdout,
     )
-    return 130 if interrupted and getattr(source, "kind", "") != "webcam" else 0
+    if stopped.startswith("stopped by") and getattr(source, "kind", "") != "webcam":
+        return 143 if "SIGTERM" in stopped else 130
+    return 0
 
 
 def _cmd_handeye(args: argparse.Namespace) -> int:
     """Hand-eye calibration: the camera in the robot's base frame (a fixed camera watching a
     target the gripper holds) or on the gripper (--eye-in-hand), from the robot's gripper poses
     and the target's poses tracked at the same stops (``rigidpose track --stills``)."""
+    check_output_file(
+        args.out,
+        "--out",
+        suffixes=(".json",),
+        ours=has_json_key("T_base_cam", "T_gripper_cam"),
+        inputs=[args.robot, args.poses],
+    )
     robot = rp.read_robot_poses(args.robot)
     lines = rp.read_poses(args.poses)
     if len(lines) != len(robot):
@@ -334,8 +387,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     if not (args.out or args.show):
         raise rp.InvalidInputError("nothing to do: give --out OVERLAY.mp4 and/or --show")
+    if args.out:
+        inputs = [args.poses, args.source, args.camera, *args.target]
+        check_output_file(args.out, "--out", suffixes=_VIDEO_SUFFIXES, inputs=inputs)
     targets = [rp.Target.load(path) for path in args.target]
-    by_frame = {record.frame: record.objects for record in rp.read_poses(args.poses)}
+    records = rp.read_poses(args.poses)
+    if not records:
+        raise rp.FileFormatError(f"{args.poses}: no pose lines (an empty file: did the tracking run end early?)")
+    by_frame = {record.frame: record.objects for record in records}
     names = {o.name for objects in by_frame.values() for o in objects}
     unknown = sorted(names - {t.name for t in targets})
     if unknown:
@@ -350,6 +409,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         overlay,
         window or contextlib.nullcontext(),
     ):
+        if window is not None:
+            window.fps = source.fps  # the video at its own rate
         for frame in tqdm(source, total=source.frame_count, unit="frame", disable=args.quiet):
             image = overlay.annotate(rp.io.as_bgr8(frame.image).copy(), by_frame.get(frame.index, ()))
             drawn += frame.index in by_frame
@@ -357,6 +418,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
                 video.write(image)
             if window is not None and not window.show(image):
                 break
+        if window is not None and not window.closed:
+            print("rigidpose: the last frame stays up: close the window or press a key", file=sys.stderr)
+            window.hold()
     print(f"drew {drawn} frames with poses" + (f"; wrote {args.out}" if args.out else ""))
     return 0
 
@@ -369,6 +433,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from rigidpose.synth.sheets import marker_sheet
     from rigidpose.targets import planar_target
 
+    check_output_folder(
+        args.out,
+        "--out",
+        ours=is_sequence_folder,
+        kind="a sequence",
+        force=args.force,
+        inputs=[args.target, args.image],
+    )
     markers: list = []
     if args.target:
         target = rp.Target.load(args.target)
@@ -421,6 +493,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         run_bench,
     )
 
+    check_output_folder(
+        args.out,
+        "--out",
+        ours=holds_only("*.json", "*.png"),
+        kind="a benchmark report",
+        replace=False,
+        inputs=args.sequences,
+    )
     if args.calibration:
         from rigidpose.eval.calib_bench import run_calibration_bench
 
@@ -497,11 +577,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise rp.SourceError(
             f"{source}: expected a target folder or a mesh file ({', '.join(MESH_SUFFIXES)})"
         )
-    out = Path(args.out)
-    if out.suffix.lower() != ".onnx":
-        raise rp.InvalidInputError(f"--out: expected a .onnx file, got {out}")
-    if not out.parent.is_dir():
-        raise rp.SourceError(f"{out.parent}: no such folder for --out")
+    out = check_output_file(args.out, "--out", suffixes=(".onnx",), ours=_is_keypoint_model, inputs=[source])
+    check_output_file(out.with_suffix(".md"), "--out's model card", ours=_is_model_card)
     config = dataclasses.replace(
         TRAIN_CONFIGS[args.config],
         **{
@@ -537,10 +614,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_keypoint_model(path: Path) -> bool:
+    try:
+        rp.KeypointModel(path)
+    except (rp.RigidPoseError, OSError, ValueError):
+        return False
+    return True
+
+
+def _is_model_card(path: Path) -> bool:
+    with contextlib.suppress(OSError, UnicodeDecodeError), open(path, encoding="utf-8") as stream:
+        return ": learned keypoints of `" in stream.readline(1000)
+    return False
+
+
 def _cmd_board(args: argparse.Namespace) -> int:
     """Write a printable calibration board (PDF and PNG at exact size) and its parameters (JSON)."""
     from rigidpose.calib import write_board_sheet
 
+    out = check_output_file(args.out, "--out", suffixes=(".pdf", ".png"))
+    check_output_file(out.with_suffix(".png"), "--out's PNG")
+    check_output_file(out.with_suffix(".json"), "--out's board JSON", ours=has_json_key("squares_x"))
     board = _board_from_args(args)
     written = write_board_sheet(board, args.out, args.paper)
     print(f"wrote {', '.join(str(p) for p in written)}: {board.describe()} on {args.paper}")
@@ -571,13 +665,10 @@ def _frames(source: rp.FrameSource, every: int, quiet: bool, what: str, limit: i
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     """Calibrate a camera from views of a board, or estimate its focal length from a known target."""
-    out = Path(args.out)
-    if out.suffix.lower() not in (".yaml", ".yml", ".xml", ".json"):
-        raise rp.InvalidInputError(
-            f"--out: expected a .yaml, .yml, .xml or .json camera file, got {out.name!r}"
-        )
-    if not out.parent.is_dir():
-        raise rp.SourceError(f"{out.parent}: no such folder")
+    inputs = [args.source, args.board, *(args.target or [])]
+    suffixes = (".yaml", ".yml", ".xml", ".json")
+    out = check_output_file(args.out, "--out", suffixes=suffixes, ours=is_camera_file, inputs=inputs)
+    check_output_file(out.with_suffix(".coverage.png"), "--out's coverage picture", inputs=inputs)
     if args.every < 1:
         raise rp.InvalidInputError(f"--every: expected a positive frame step, got {args.every}")
     if args.target:
@@ -693,7 +784,8 @@ def _calibrate_from_target(args: argparse.Namespace, out: Path) -> int:
 
 
 def _add_target_output_arguments(command: argparse.ArgumentParser, made_from: str) -> None:
-    command.add_argument("--out", required=True, help="target folder to write")
+    command.add_argument("--out", required=True, help="target folder to write (a new or empty folder)")
+    command.add_argument("--force", action="store_true", help="replace a target folder already at --out")
     command.add_argument("--name", help=f"target name (default: the {made_from}'s file name)")
     command.add_argument(
         "--features", default="sift", choices=("sift", "orb", "akaze"), help="local feature kind"
@@ -718,8 +810,32 @@ def _add_overlay_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--show", action="store_true", help="show the overlay in a window (needs a display)")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with each option's default where it has one worth saying."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+            and action.nargs != 0
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose help (and its subcommands' help) shows the defaults."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rigidpose",
         description="Track the 6-DoF pose of known rigid objects in video and draw on them.",
     )
@@ -938,7 +1054,8 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--image", help="an image to render as a printed sheet (with --width-m)")
     what.add_argument("--sample", default="astronaut", help="scikit-image photo for the default marker sheet")
     synth.add_argument("--width-m", type=float, default=0.297, help="printed width of --image in metres")
-    synth.add_argument("--out", required=True, help="sequence folder to write")
+    synth.add_argument("--out", required=True, help="sequence folder to write (a new or empty folder)")
+    synth.add_argument("--force", action="store_true", help="replace a sequence folder already at --out")
     synth.add_argument("--frames", type=int, default=150)
     synth.add_argument("--width", type=int, default=640)
     synth.add_argument("--height", type=int, default=480)
@@ -1021,9 +1138,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that it ends as on Ctrl-C: files finished or
+    removed, never half-written."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected OS or memory error as one line: the file, then what went wrong."""
+    if isinstance(exc, MemoryError):
+        return "out of memory (a smaller input, or fewer at once?)"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        return f"{os.fsdecode(where)}: {exc.strerror}" if where else exc.strerror
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _silence_stdout() -> None:
+    """After the reader of standard output went away: send the rest to /dev/null, so that
+    Python's final flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
+    try:
+        return _run(parser, args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="rigidpose: %(levelname)s: %(message)s",
@@ -1038,13 +1191,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()
+        return code
     except rp.RigidPoseError as exc:
         print(f"rigidpose: error: {exc}", file=sys.stderr)
         return 1
+    except _Terminated:
+        print("rigidpose: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("rigidpose: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()  # `rigidpose ... | head`: the reader has what it wanted
+        return 0
+    except (OSError, MemoryError) as exc:  # a full disk, a vanished folder...: one line, no traceback
+        if args.verbose:
+            logging.getLogger(__name__).exception("details")
+        print(f"rigidpose: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

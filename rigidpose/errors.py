@@ -2,7 +2,8 @@
 
 Every error is a ``RigidPoseError`` and also a builtin, so callers can catch either:
 
-- ``InvalidInputError`` (``ValueError``): an argument with the wrong shape, value or choice.
+- ``InvalidInputError`` (``ValueError``): an argument with the wrong shape, value or choice;
+  ``InvalidTypeError`` (also a ``TypeError``) when it is of the wrong type altogether.
 - ``FileFormatError`` (``ValueError``): a file that exists but does not hold what it should; the
   message starts with the file's path.
 - ``SourceError`` (``OSError``): a file, folder or camera that cannot be opened or read.
@@ -19,6 +20,7 @@ __all__ = [
     "BackendMissingError",
     "FileFormatError",
     "InvalidInputError",
+    "InvalidTypeError",
     "RigidPoseError",
     "SourceError",
 ]
@@ -30,6 +32,10 @@ class RigidPoseError(Exception):
 
 class InvalidInputError(RigidPoseError, ValueError):
     """An argument has the wrong shape, type, value or choice."""
+
+
+class InvalidTypeError(InvalidInputError, TypeError):
+    """An argument is of the wrong type (a file name where a loaded object belongs...)."""
 
 
 class FileFormatError(RigidPoseError, ValueError):

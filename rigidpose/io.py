@@ -21,7 +21,10 @@ import logging
 import math
 import os
 import re
+import shutil
+import stat
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
-from ._files import atomic_file
+from ._files import atomic_file, current_umask
 from ._validate import check_choice
 from .errors import FileFormatError, InvalidInputError, SourceError
 from .geometry import Pose
@@ -87,18 +90,41 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: no such image file")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # read by Python: OpenCV cannot open every path
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise SourceError(f"{path}: cannot decode image")
     return as_bgr8(image, str(path))
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write ``image`` (any format OpenCV encodes, by the suffix) atomically."""
+    """Write ``image`` (any format OpenCV encodes, by the suffix) atomically; missing parent
+    folders are created."""
     path = Path(path)
+    try:
+        ok, encoded = cv2.imencode(path.suffix, image)
+    except cv2.error:
+        ok = False
+    if not ok:
+        raise SourceError(f"{path}: cannot encode an image as {path.suffix or 'a file without suffix'}")
     with atomic_file(path) as tmp:
-        if not cv2.imwrite(str(tmp), image):
-            raise SourceError(f"{path}: cannot write this image (unknown suffix, or no space)")
+        tmp.write_bytes(encoded.tobytes())
+
+
+def opencv_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as the text OpenCV takes; ``SourceError`` when it is not UTF-8 (OpenCV would crash)."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SourceError(
+            f"{text.encode('utf-8', 'backslashreplace').decode()}: OpenCV cannot open a path that is not "
+            "valid UTF-8; rename it"
+        ) from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -112,12 +138,14 @@ class Frame:
         image: (H, W, 3) uint8 BGR.
         depth_m: (H, W) float32 metres along the camera's z axis, aligned to ``image``; 0 where
             the sensor has no reading. None without a depth source (``RGBDSource``).
+        path: the image file of a frame from an image or folder source; None for video.
     """
 
     index: int
     timestamp_ms: float
     image: np.ndarray
     depth_m: np.ndarray | None = None
+    path: Path | None = None
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -160,6 +188,7 @@ class FrameSource:
         self.on_status = on_status
         self._requested_size = (width, height)
         self._capture: cv2.VideoCapture | None = None
+        self._link_dir: tempfile.TemporaryDirectory[str] | None = None
         self._paths: list[Path] = []
         self.fps: float | None = float(fps)
         self.frame_count: int | None = None
@@ -197,7 +226,13 @@ class FrameSource:
         # FFmpeg prints every recoverable decoding hiccup to stderr; we report what matters (a
         # video that ends early) ourselves. Set OPENCV_FFMPEG_LOGLEVEL to see them again.
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # AV_LOG_FATAL
-        capture = cv2.VideoCapture(str(path))
+        try:
+            capture = cv2.VideoCapture(opencv_path(path))
+        except SourceError:  # OpenCV takes only UTF-8 paths: open it through a link that is one
+            self._link_dir = tempfile.TemporaryDirectory(prefix="rigidpose-")
+            link = Path(self._link_dir.name) / f"video{path.suffix.encode('ascii', 'replace').decode()}"
+            os.symlink(path.absolute(), link)
+            capture = cv2.VideoCapture(str(link))
         if not capture.isOpened():
             capture.release()
             raise SourceError(f"{path}: cannot open as a video (unknown format or corrupt file)")
@@ -277,7 +312,7 @@ class FrameSource:
                     raise
                 logger.warning("%s: cannot decode image, skipped", path)
                 continue
-            yield Frame(index, index * 1000.0 / fps, image)
+            yield Frame(index, index * 1000.0 / fps, image, path=path)
             index += 1
 
     def _iter_capture(self) -> Iterator[Frame]:
@@ -318,6 +353,9 @@ class FrameSource:
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+        if self._link_dir is not None:
+            self._link_dir.cleanup()
+            self._link_dir = None
 
     def __enter__(self) -> FrameSource:
         return self
@@ -395,7 +433,8 @@ class RGBDSource:
     def read_depth(self, index: int) -> np.ndarray:
         """Depth image ``index`` as (H, W) float32 metres (0 = no reading)."""
         path = self.depth_paths[index]
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        data = np.fromfile(path, dtype=np.uint8)
+        raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
         if raw is None or raw.ndim != 2 or raw.dtype != np.uint16:
             what = "unreadable" if raw is None else f"{raw.dtype} with shape {raw.shape}"
             raise SourceError(f"{path}: expected a single-channel 16-bit depth PNG, got {what}")
@@ -536,86 +575,150 @@ class FramePoses:
 
 
 class PoseWriter:
-    """Writes pose JSON Lines to a file (or ``"-"`` for standard output), one flushed line per frame.
+    """Writes pose JSON Lines to a file (or ``"-"`` for standard output), one whole line per frame.
 
-    Each line is complete when written, so a reader (``tail -f``, a robot) never sees half a line.
+    A file is written beside its place and renamed into it when the writer closes: after a run
+    that ends, or is stopped (Ctrl-C, SIGTERM: ``close(keep=True)``), the file is complete up to
+    its last line; after an error or with no line written, nothing is left and an older file at
+    ``path`` is kept. Standard output, a named pipe or a device gets each line as it comes,
+    flushed: read poses live from those. Missing parent folders are created.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
         self._stream: IO[str]
-        if self.path == "-":
-            self._stream, self._owned = sys.stdout, False
+        self._tmp: Path | None = None
+        self._owned = self.path != "-"
+        if not self._owned:
+            self._stream = sys.stdout
         else:
+            target = Path(self.path)
+            live = os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode)
             try:
-                self._stream, self._owned = open(self.path, "w", encoding="utf-8"), True
+                if live:  # a pipe or device: no rename
+                    self._stream = open(target, "w", encoding="utf-8")
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    fd, name = tempfile.mkstemp(
+                        prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+                    )
+                    self._tmp = Path(name)
+                    self._stream = os.fdopen(fd, "w", encoding="utf-8")
             except OSError as exc:
                 raise SourceError(f"{self.path}: cannot write poses ({exc.strerror})") from None
         self.lines_written = 0
 
     def write(self, poses: FramePoses) -> None:
-        self._stream.write(json.dumps(poses.as_json(), separators=(",", ":")) + "\n")
-        self._stream.flush()
+        """Append one frame's line and flush it."""
+        try:
+            self._stream.write(json.dumps(poses.as_json(), separators=(",", ":")) + "\n")
+            self._stream.flush()
+        except BrokenPipeError:
+            raise  # the reader went away: the caller decides
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot write poses ({exc.strerror})") from None
         self.lines_written += 1
 
-    def close(self) -> None:
-        if self._owned and not self._stream.closed:
+    def close(self, keep: bool = True) -> None:
+        """Finish the file: with ``keep`` and at least one line, rename it into place; otherwise
+        remove it. Safe to call twice."""
+        if not self._owned or self._stream.closed:
+            return
+        try:
             self._stream.close()
+        except OSError as exc:  # the last buffered bytes did not fit
+            keep = False
+            if self._tmp is None:
+                raise SourceError(f"{self.path}: cannot write poses ({exc.strerror})") from None
+        if self._tmp is None:
+            return
+        if keep and self.lines_written:
+            os.chmod(self._tmp, 0o666 & ~current_umask())
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> PoseWriter:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        self.close(keep=exc_type is None or issubclass(exc_type, KeyboardInterrupt))
 
 
 class VideoWriter:
     """Writes BGR frames to an MP4 video (MPEG-4 part 2), sized by the first frame.
 
-    The file appears only when the writer closes without an error: an interrupted run leaves
-    no half-written video.
+    The file appears only when the writer closes without an error (or, with ``close(keep=True)``,
+    after a stop): an interrupted run leaves no half-written video. Missing parent folders are
+    created.
     """
 
     def __init__(self, path: str | os.PathLike[str], fps: float = 30.0) -> None:
         self.path = Path(path)
         if self.path.suffix.lower() not in (".mp4", ".m4v", ".mov"):
             raise InvalidInputError(f"{self.path}: expected an .mp4 file for the video")
-        if not self.path.parent.is_dir():
-            raise SourceError(f"{self.path}: no such folder {self.path.parent}")
+        if self.path.is_dir():
+            raise InvalidInputError(f"{self.path}: is a folder; expected an .mp4 file path")
         self.fps = float(fps) if fps and fps > 0 else 30.0
+        self._tmp_dir: tempfile.TemporaryDirectory[str] | None = None
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
         self._writer: cv2.VideoWriter | None = None
         self.frames_written = 0
+
+    def _open(self, width: int, height: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            name = opencv_path(self._tmp)
+        except SourceError:  # OpenCV takes only UTF-8 paths: write elsewhere, move at the end
+            self._tmp_dir = tempfile.TemporaryDirectory(prefix="rigidpose-")
+            self._tmp = Path(self._tmp_dir.name) / f"video{self.path.suffix}"
+            name = str(self._tmp)
+        self._writer = cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+        if not self._writer.isOpened():
+            self._writer = None
+            folder = self._tmp.parent
+            reason = (
+                f"no permission to write in {folder}"
+                if not os.access(folder, os.W_OK)
+                else "OpenCV could not open an MPEG-4 writer there"
+            )
+            raise SourceError(f"{self.path}: cannot write the video ({reason})")
 
     def write(self, image: np.ndarray) -> None:
         image = as_bgr8(image, "frame")
         if self._writer is None:
             h, w = image.shape[:2]
             self._size = (w, h)
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not self._writer.isOpened():
-                raise SourceError(f"{self.path}: cannot write video (no MPEG-4 encoder in this OpenCV)")
+            self._open(w, h)
         elif image.shape[1::-1] != self._size:
             raise InvalidInputError(
                 f"frame: expected {self._size[0]}x{self._size[1]} like the first, got {image.shape[1]}x{image.shape[0]}"
             )
-        self._writer.write(image)
+        self._writer.write(image)  # type: ignore[union-attr]  # _open set it
         self.frames_written += 1
 
     def close(self, keep: bool = True) -> None:
+        """Finish the video: with ``keep`` and at least one frame, move it into place; otherwise
+        remove it. Safe to call twice."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            if keep:
-                os.replace(self._tmp, self.path)
-        if self._tmp.exists():
-            self._tmp.unlink()
+            if keep and self.frames_written:
+                size = self._tmp.stat().st_size if self._tmp.exists() else 0
+                if size == 0:
+                    self._tmp.unlink(missing_ok=True)
+                    raise SourceError(f"{self.path}: the video came out empty (is the disk full?)")
+                shutil.move(self._tmp, self.path)
+        self._tmp.unlink(missing_ok=True)
+        if self._tmp_dir is not None:
+            self._tmp_dir.cleanup()
+            self._tmp_dir = None
 
     def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, exc_type: object, *exc_info: object) -> None:
-        self.close(keep=exc_type is None)
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        self.close(keep=exc_type is None or issubclass(exc_type, KeyboardInterrupt))
 
 
 def read_poses(path: str | os.PathLike[str]) -> list[FramePoses]:
@@ -624,13 +727,19 @@ def read_poses(path: str | os.PathLike[str]) -> list[FramePoses]:
     if not path.is_file():
         raise SourceError(f"{path}: no such pose file")
     records: list[FramePoses] = []
-    with open(path, encoding="utf-8") as stream:
-        for number, line in enumerate(stream, start=1):
+    with open(path, "rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise FileFormatError(
+                    f"{path}:{number}: not a pose file (binary data, not JSON lines: a video or image?)"
+                ) from None
             if not line.strip():
                 continue
             try:
                 records.append(FramePoses.from_json(json.loads(line)))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
                 reason = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
                 raise FileFormatError(f"{path}:{number}: not a pose line ({reason})") from None
     return records

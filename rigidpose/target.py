@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -225,14 +226,18 @@ class Target:
             "symmetries": [s.as_matrix().tolist() for s in self.symmetries],
             "keypoint_model": None if self.keypoint_model is None else "keypoints.onnx",
         }
-        with atomic_folder(path) as tmp:
+        from .outputs import is_target_folder
+
+        with atomic_folder(path, is_target_folder, "target folder") as tmp:
             self.mesh.export(tmp / mesh_name)
             np.savez(tmp / "arrays.npz", **arrays)
             if image_names:
                 (tmp / "images").mkdir()
             for name, image in zip(image_names, self.reference_images):
-                if not cv2.imwrite(str(tmp / name), image):
-                    raise SourceError(f"{path / name}: cannot write image")
+                ok, encoded = cv2.imencode(".png", image)
+                if not ok:
+                    raise SourceError(f"{path / name}: cannot encode image")
+                (tmp / name).write_bytes(encoded.tobytes())
             if self.keypoint_model is not None:
                 (tmp / "keypoints.onnx").write_bytes(self.keypoint_model)
             (tmp / "target.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -240,7 +245,6 @@ class Target:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Target:
         """Read and check a target folder written by ``save``."""
-        import cv2
 
         path = Path(path)
         if not path.is_dir():
@@ -274,8 +278,9 @@ class Target:
                 arrays = {key: npz[key] for key in npz.files}
         except FileNotFoundError:
             raise FileFormatError(f"{arrays_path}: missing") from None
-        except (ValueError, OSError) as exc:
-            raise FileFormatError(f"{arrays_path}: not a readable .npz without pickle ({exc})") from None
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # truncated or corrupt
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise FileFormatError(f"{arrays_path}: not a readable .npz without pickle ({reason})") from None
 
         try:
             appearance = None
@@ -289,7 +294,7 @@ class Target:
                 )
             images = []
             for name in meta.get("reference_images", []):
-                image = cv2.imread(str(path / name), cv2.IMREAD_COLOR)
+                image = _read_png(path / name)
                 if image is None:
                     raise FileFormatError(f"{path / name}: missing or not an image")
                 images.append(image)
@@ -322,3 +327,15 @@ class Target:
             f"{features} features, {len(self.reference_images)} images, {len(self.symmetries)} symmetries"
             f"{', a keypoint model' if self.keypoint_model is not None else ''})"
         )
+
+
+def _read_png(path: Path) -> np.ndarray | None:
+    """A reference image as (H, W, 3) uint8 BGR, or None when missing or not an image (read by
+    Python, decoded by OpenCV: any path works)."""
+    import cv2
+
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None

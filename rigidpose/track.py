@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
+from ._validate import check_type
 from .align import Alignment, AlignOptions, DepthAligner, MeshCaster
 from .camera import Camera
 from .detect.features import FeatureDetector, FeatureOptions, extract_features
@@ -583,8 +585,15 @@ class Tracker:
     ) -> None:
         if isinstance(targets, Target):
             targets = [targets]
+        if isinstance(targets, (str, os.PathLike)) or not isinstance(targets, Sequence):
+            check_type(targets, "targets", list, how="[rp.Target.load(path)]")
         if not targets:
             raise InvalidInputError("targets: expected at least one target")
+        for i, target in enumerate(targets):
+            check_type(target, f"targets[{i}]", Target, how="rp.Target.load(path)")
+        check_type(camera, "camera", Camera, how="rp.Camera.load(path)")
+        if options is not None:
+            check_type(options, "options", TrackerOptions, how="rp.TrackerOptions(...)")
         self.options = TrackerOptions.for_targets(targets) if options is None else options
         names = [t.name for t in targets]
         if len(set(names)) != len(names):

@@ -39,6 +39,7 @@ from ..camera import Camera
 from ..errors import InvalidInputError, SourceError
 from ..geometry import Pose
 from ..io import FramePoses, ObjectPose, PoseWriter
+from ..outputs import is_sequence_folder
 from ..target import Target
 from .depth import KinectNoise, scene_depth, table_depth
 from .effects import BACKGROUNDS, HandOccluder, background, lighting_gain, sensor_noise
@@ -203,7 +204,7 @@ def render_sequence(
     table_height_m = float(np.asarray(target.mesh.bounds)[1, 2])  # the object stands on z = max z
     depth_sensor = KinectNoise() if options.depth_noise else None
 
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, is_sequence_folder, "sequence folder") as tmp:
         for sub in (["depth"] if options.depth else []) + (["mask", "mask_visib"] if options.masks else []):
             (tmp / sub).mkdir()
         writer = cv2.VideoWriter(str(tmp / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), options.fps, (w, h))
