@@ -11,6 +11,10 @@ Correspondence file (JSON)::
 
 ``points_3d`` in the mesh's frame and the given units, ``points_2d`` in pixels of the photo
 (pixel centres at integers, OpenCV's convention). At least 6 pairs, not all on one line.
+
+The clicked 3D points must lie on the mesh: when they do not, or when another of the known units
+(``MESH_UNITS``) would put them on it, ``register_target`` refuses, naming the unit to try (a
+mesh read with the wrong ``--units`` is 10, 100 or 1000 times too large or too small).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._validate import as_array
+from .._validate import as_array, check_choice
 from ..camera import Camera
 from ..errors import BackendMissingError, FileFormatError, InvalidInputError
 from ..geometry import Pose
@@ -32,13 +36,24 @@ from ..io import as_bgr8
 from ..solve import reprojection_rms_px
 from ..target import MESH_UNITS, Appearance, Target
 
-__all__ = ["PhotoRegistration", "load_correspondences", "pose_from_correspondences", "register_target"]
+__all__ = [
+    "PhotoRegistration",
+    "check_points_on_mesh",
+    "load_correspondences",
+    "pose_from_correspondences",
+    "register_target",
+]
 
 MAX_CLICK_ERROR_PX = 15.0
 """A photo whose clicked points fit their pose worse than this (RMS) is refused: a typo, a
 wrong vertex or the wrong camera."""
 MIN_FACING_COS = 0.2
 """A feature is kept only on a face turned toward the camera by at most acos(0.2) = 78 deg."""
+OFF_MESH_SHARE = 0.2
+"""Clicked points farther than this share of their span from the mesh's surface are not on it."""
+ON_MESH_SHARE = 0.05
+"""Points all within this share of their span from a mesh's surface, and spanning at least half
+of it, lie on that mesh: the test for the mesh under another unit."""
 
 
 def load_correspondences(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -140,22 +155,98 @@ def features_on_mesh(
     return facing, origins[facing] + distance[facing, None] * directions[facing]
 
 
+def check_points_on_mesh(
+    scene: object, mesh: object, points_obj: np.ndarray, label: str, mesh_units: str | None = None
+) -> None:
+    """Refuse clicked points that are not on the mesh, naming the unit that would put them there.
+
+    Args:
+        scene: an open3d ``RaycastingScene`` of ``mesh`` (``_raycaster``).
+        mesh: ``trimesh.Trimesh``, metres.
+        points_obj: (N, 3) metres, mesh frame: the clicked 3D points.
+        label: what the points belong to, for the message (``photo 1``).
+        mesh_units: the unit the mesh was read in (a key of ``MESH_UNITS``), for the message;
+            None when unknown.
+    Raises:
+        InvalidInputError: a point lies farther than ``OFF_MESH_SHARE`` of the points' span
+            from the surface, or the points do not lie on the mesh (``ON_MESH_SHARE``) but do
+            on the mesh scaled by a ratio of two ``MESH_UNITS``.
+    """
+    import open3d as o3d
+
+    if mesh_units is not None:
+        check_choice(mesh_units, "mesh_units", tuple(MESH_UNITS))
+    points = as_array(points_obj, "points_obj", ("N", 3))
+    span = float(np.linalg.norm(np.ptp(points, axis=0))) if len(points) else 0.0
+    low, high = np.asarray(mesh.bounds, dtype=np.float64)
+    diameter = float(np.linalg.norm(high - low))
+    if span <= 0 or diameter <= 0:
+        return
+
+    def off_mesh(factor: float) -> float:
+        """Largest distance (m) of the points from the surface of the mesh scaled by ``factor``
+        (about its origin, as a unit scales it)."""
+        query = o3d.core.Tensor((points / factor).astype(np.float32))
+        return factor * float(scene.compute_distance(query).numpy().max())
+
+    def on_mesh(factor: float, off_m: float) -> bool:
+        return off_m <= ON_MESH_SHARE * span and span >= 0.5 * factor * diameter
+
+    off = off_mesh(1.0)
+    if on_mesh(1.0, off):
+        return
+    if mesh_units is None:  # factor -> the unit to name (unknown)
+        units = {a / b: None for a in MESH_UNITS.values() for b in MESH_UNITS.values() if a != b}
+    else:
+        units = {
+            size / MESH_UNITS[mesh_units]: unit for unit, size in MESH_UNITS.items() if unit != mesh_units
+        }
+    fits = []
+    for factor in units:
+        off_m = off_mesh(factor)
+        if on_mesh(factor, off_m):
+            fits.append((off_m, factor))
+    read_as = "" if mesh_units is None else f" read as {mesh_units}"
+    mesh_size = f"the mesh{read_as} is {diameter:.3g} m across"
+    if fits:
+        factor = min(fits)[1]
+        unit = units[factor]
+        if unit is None:
+            fix = f"they lie on it scaled by {factor:g}: check the units the mesh was read in (--units)"
+        else:
+            fix = f"is the mesh in {unit}? try --units {unit}"
+        raise InvalidInputError(
+            f"{label}: the scales of the mesh and the clicked points disagree: {mesh_size} but the "
+            f'clicked points span {span:.3g} m: {fix} (or fix "units" in the correspondence file)'
+        )
+    if off > OFF_MESH_SHARE * span:
+        raise InvalidInputError(
+            f"{label}: expected the clicked points on the mesh, got points up to {off:.3g} m from its "
+            f"surface ({mesh_size}, the points span {span:.3g} m): check the correspondence file's "
+            'points_3d and "units", and the units the mesh was read in'
+        )
+
+
 def register_target(
     mesh: object,
     photos: Sequence[tuple[np.ndarray, Camera, np.ndarray, np.ndarray]],
     name: str,
     features: str = "sift",
     max_features: int = 3000,
+    mesh_units: str | None = None,
 ) -> tuple[Target, list[PhotoRegistration]]:
     """A textured 3D target from its mesh (metres) and photos of the object.
 
     Args:
         mesh: ``trimesh.Trimesh`` in metres (``load_mesh(path, units)``).
         photos: (image BGR, camera of that image, points_obj (N, 3) metres, pixels (N, 2)) each:
-            the photo and its clicked correspondences.
+            the photo and its clicked correspondences, which must lie on the mesh
+            (``check_points_on_mesh``).
         name: the target's name.
         features: ``sift``, ``orb`` or ``akaze``.
         max_features: features per photo and scale (scales 1, 1/2, 1/4).
+        mesh_units: the ``units`` the mesh was loaded with, so that an error about the
+            points' scale can name the unit to use instead; None when unknown.
     Returns:
         The target (appearance from every photo, the photos as reference images, the
         correspondences' 3D points as keypoints) and one ``PhotoRegistration`` per photo.
@@ -164,6 +255,8 @@ def register_target(
 
     if not photos:
         raise InvalidInputError("photos: expected at least one photo")
+    if mesh_units is not None:
+        check_choice(mesh_units, "mesh_units", tuple(MESH_UNITS))
     scene = _raycaster(mesh)
     face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
     all_descriptors, all_points, reports, images, keypoints = [], [], [], [], []
@@ -171,6 +264,7 @@ def register_target(
         image = as_bgr8(image, f"photo {index + 1}")
         if image.shape[1::-1] != camera.size:
             camera = camera.scaled(image.shape[1], image.shape[0])
+        check_points_on_mesh(scene, mesh, points_obj, f"photo {index + 1}", mesh_units)
         T_cam_obj, click_error = pose_from_correspondences(points_obj, pixels, camera)
         if click_error > MAX_CLICK_ERROR_PX:
             raise InvalidInputError(
