@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -73,6 +74,53 @@ def test_wrong_clicks_are_refused(box):
     photo = rp.io.read_image(BOX_DATA / "box_pose1.JPG")
     with pytest.raises(rp.InvalidInputError, match="fit no pose"):
         register_target(mesh, [(photo, camera, points_3d, points_2d[::-1])], "box")
+
+
+def _box_photo(points_3d=None):
+    corners_3d, points_2d = load_correspondences(BOX_DATA / "box_pose1.corners.json")
+    camera = rp.Camera.load(BOX_DATA / "box_pose1.camera.yaml")
+    photo = rp.io.read_image(BOX_DATA / "box_pose1.JPG")
+    return photo, camera, corners_3d if points_3d is None else points_3d, points_2d
+
+
+@pytest.mark.parametrize(
+    ("units", "message"),
+    [
+        (
+            "mm",
+            "photo 1: the scales of the mesh and the clicked points disagree: the mesh read as mm is "
+            "0.0328 m across but the clicked points span 0.328 m: is the mesh in cm? try --units cm",
+        ),
+        ("m", "the mesh read as m is 32.8 m across but the clicked points span 0.328 m: is the mesh in cm?"),
+    ],
+)
+def test_mesh_read_in_the_wrong_units_is_refused_naming_the_right_ones(units, message):
+    mesh = rp.load_mesh(MESH, units)  # the file is in cm
+    with pytest.raises(rp.InvalidInputError, match=re.escape(message)) as info:
+        register_target(mesh, [_box_photo()], "box", mesh_units=units)
+    assert "\n" not in str(info.value)
+    with pytest.raises(rp.InvalidInputError, match="the mesh is 32.8 m across .* scaled by 0.01"):
+        register_target(rp.load_mesh(MESH, "m"), [_box_photo()], "box")  # units unknown: the factor
+
+
+def test_correspondences_in_the_wrong_units_or_elsewhere_are_refused(tmp_path):
+    mesh = rp.load_mesh(MESH, "cm")
+    data = json.loads((BOX_DATA / "box_pose1.corners.json").read_text())
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data | {"units": "mm"}))  # the numbers are cm
+    points_3d, _ = load_correspondences(path)
+    with pytest.raises(
+        rp.InvalidInputError, match=re.escape('try --units mm (or fix "units" in the correspondence')
+    ):
+        register_target(mesh, [_box_photo(points_3d)], "box", mesh_units="cm")
+    moved = _box_photo()[2] + [0.5, 0.0, 0.0]  # half a metre beside the box
+    with pytest.raises(
+        rp.InvalidInputError,
+        match=r"photo 1: expected the clicked points on the mesh, got points up to 0\.5 m",
+    ):
+        register_target(mesh, [_box_photo(moved)], "box", mesh_units="cm")
+    with pytest.raises(rp.InvalidInputError, match="mesh_units: expected one of 'm', 'cm', 'mm', got 'inch'"):
+        register_target(mesh, [_box_photo()], "box", mesh_units="inch")
 
 
 def test_box_is_tracked_in_the_real_video_and_outlined(box, tmp_path):
