@@ -83,7 +83,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_target_from_image(args: argparse.Namespace) -> int:
     """Make a planar target (paper sheet, poster, book cover) from a scan or photo and its printed width."""
-    from rigidpose.targets import planar_target
+    from rigidpose.targets import planar_target, sheet_trackability
 
     _check_target_out(args, args.image)
     image = rp.io.read_image(args.image)
@@ -91,10 +91,17 @@ def _cmd_target_from_image(args: argparse.Namespace) -> int:
     target = planar_target(image, args.width_m, name=name, features=args.features)
     target.save(args.out)
     height_m = target.mesh.extents[1]
+    reference = target.reference_images[0]
+    used = (
+        ""
+        if reference.shape == image.shape
+        else f" (downscaled to {reference.shape[1]}x{reference.shape[0]})"
+    )
     print(
         f"wrote {args.out}: target {name!r}, {args.width_m:.3f} x {height_m:.3f} m, "
-        f"{len(target.appearance)} {args.features} features from a {image.shape[1]}x{image.shape[0]} image"
+        f"{len(target.appearance)} {args.features} features from a {image.shape[1]}x{image.shape[0]} image{used}"
     )
+    print(sheet_trackability(target))
     return 0
 
 
@@ -116,7 +123,7 @@ def _cmd_target_register(args: argparse.Namespace) -> int:
         points_3d, points_2d = load_correspondences(corr_path)
         photos.append((rp.io.read_image(image_path), rp.Camera.load(camera_path), points_3d, points_2d))
     name = args.name or Path(args.mesh).stem
-    target, reports = register_target(mesh, photos, name, features=args.features)
+    target, reports = register_target(mesh, photos, name, features=args.features, mesh_units=args.units)
     target.save(args.out)
     for image_path, report in zip(args.image, reports):
         print(
@@ -393,7 +400,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     targets = [rp.Target.load(path) for path in args.target]
     records = rp.read_poses(args.poses)
     if not records:
-        raise rp.FileFormatError(f"{args.poses}: no pose lines (an empty file: did the tracking run end early?)")
+        raise rp.FileFormatError(
+            f"{args.poses}: no pose lines (an empty file: did the tracking run end early?)"
+        )
     by_frame = {record.frame: record.objects for record in records}
     names = {o.name for objects in by_frame.values() for o in objects}
     unknown = sorted(names - {t.name for t in targets})

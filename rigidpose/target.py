@@ -184,8 +184,27 @@ class Target:
         keypoints taken from the model's metadata."""
         from .detect.learned import KeypointModel
 
-        keypoints = KeypointModel(model).keypoints_obj
-        return dataclasses.replace(self, keypoints_obj=keypoints, keypoint_model=model)
+        loaded = KeypointModel(model)
+        self._check_keypoints_fit(loaded.keypoints_obj, loaded.target)
+        return dataclasses.replace(self, keypoints_obj=loaded.keypoints_obj, keypoint_model=model)
+
+    def _check_keypoints_fit(self, keypoints_obj: np.ndarray, trained_on: str) -> None:
+        """Refuse a keypoint model whose keypoints do not lie on this mesh: one trained on
+        another object, or on this one in other units. The keypoints (the centre and points on
+        the surface) must lie within the mesh's bounding box grown by a tenth of its diameter,
+        and span at least a third of it."""
+        low, high = np.asarray(self.mesh.bounds, dtype=np.float64)
+        margin = 0.1 * self.diameter_m
+        outside = np.maximum(np.maximum(low - keypoints_obj, keypoints_obj - high), 0.0)
+        worst_m = float(np.linalg.norm(outside, axis=1).max()) if len(keypoints_obj) else 0.0
+        span_m = float(np.ptp(keypoints_obj, axis=0).max()) if len(keypoints_obj) else 0.0
+        if worst_m > margin or span_m < (high - low).max() / 3:
+            model = f"trained on {trained_on!r}" if trained_on else "its object unnamed"
+            raise InvalidInputError(
+                f"keypoint model: its keypoints ({model}, {span_m:.3f} m across) do not lie on the mesh of "
+                f"{self.name!r} ({(high - low).max():.3f} m across; up to {worst_m:.3f} m outside it): "
+                "a model of another object, or a mesh read in other units?"
+            )
 
     @cached_property
     def diameter_m(self) -> float:

@@ -235,13 +235,14 @@ def test_cli_register_then_track(tmp_path):
         assert not (tmp_path / "bad.mp4").exists()
 
 
-def test_ctrl_c_ends_tracking_cleanly_with_the_poses_so_far(box, tmp_path):
+@pytest.mark.parametrize(("signal_name", "code", "said"), [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
+def test_a_stopped_run_leaves_complete_files_and_nothing_half_written(box, tmp_path, signal_name, code, said):
     import signal
     import time
 
     target, _ = box
     target.save(tmp_path / "box")
-    poses = tmp_path / "p.jsonl"
+    poses, video = tmp_path / "p.jsonl", tmp_path / "o.mp4"
     # a long source (the video's first 30 frames, over and over), so the tracker cannot finish
     # before the signal arrives however busy the machine is
     with rp.FrameSource(BOX_DATA / "box.mp4") as source:
@@ -256,19 +257,27 @@ def test_ctrl_c_ends_tracking_cleanly_with_the_poses_so_far(box, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "rigidpose", "track", "--target", str(tmp_path / "box"),
          "--camera", str(BOX_DATA / "box.camera.yaml"), "--source", str(frames),
-         "--poses", str(poses), "-q"],
+         "--poses", str(poses), "--out", str(video), "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+
+    def partial_lines() -> int:  # the poses file is written beside its place until the run ends
+        return sum(p.read_text().count("\n") for p in tmp_path.glob(".p.jsonl.*.partial"))
+
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not poses.exists() or poses.read_text().count("\n") < 20):
+    while time.monotonic() < deadline and partial_lines() < 20:
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    assert not poses.exists() and not video.exists()  # nothing at the final paths while running
+    process.send_signal(getattr(signal, signal_name))
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "stopped by Ctrl-C" in out and "Traceback" not in err
+    assert process.returncode == code, err
+    assert f"stopped by {said}" in out and "Traceback" not in err
     records = rp.read_poses(poses)  # every line complete
     assert 20 <= len(records) < 3000
     assert out.startswith(f"{len(records)} frames")
+    with rp.FrameSource(video) as overlay:  # the video holds the frames drawn so far
+        assert abs(sum(1 for _ in overlay) - len(records)) <= 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_track_needs_something_to_do_and_a_valid_size(tmp_path, capsys):

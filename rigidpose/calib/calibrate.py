@@ -316,7 +316,12 @@ def calibrate_camera(
         keep = [i for i in keep if i not in outliers]
     if not np.all(np.isfinite(K)) or K[0, 0] <= 0 or K[1, 1] <= 0:
         raise CalibrationError("the calibration diverged: show the board at more tilts and positions")
-    camera = Camera(K, width, height, dist.reshape(-1)[:5])
+    try:
+        camera = Camera(K, width, height, dist.reshape(-1)[:5])
+    except InvalidInputError as exc:  # an absurd focal length: diverged too
+        raise CalibrationError(
+            f"the calibration diverged ({exc}): show the board at more tilts and positions"
+        ) from None
     poses = tuple(Pose.from_rvec_tvec(r.reshape(3), t.reshape(3)) for r, t in zip(rvecs, tvecs))
     std = std_intrinsics.reshape(-1)
     return Calibration(
