@@ -45,7 +45,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | os.PathLike[str], replaceable: Callable[[Path], bool], kind: str) -> Iterator[Path]:
+def atomic_folder(
+    path: str | os.PathLike[str], replaceable: Callable[[Path], bool], kind: str
+) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``path``; on success it takes ``path``'s place.
 
     An existing folder at ``path`` is replaced only when it is empty or ``replaceable`` (one

@@ -88,6 +88,7 @@ def check_type(value: Any, name: str, expected: type, *, how: str = "") -> Any:
         shown = repr(value) if isinstance(value, (str, os.PathLike, int, float)) else ""
         got = f"{type(value).__name__} {shown}".strip() if value is not None else "None"
         raise InvalidTypeError(
-            f"{name}: expected a {expected.__name__}, got {got[:80]}" + (f" (make one with {how})" if how else "")
+            f"{name}: expected a {expected.__name__}, got {got[:80]}"
+            + (f" (make one with {how})" if how else "")
         )
     return value

@@ -25,7 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ._files import atomic_file, atomic_write_text
+from ._files import atomic_write_text
 from ._validate import as_array, check_choice, check_positive
 from .errors import FileFormatError, InvalidInputError, SourceError
 
@@ -314,15 +314,18 @@ class Camera:
                 raise InvalidInputError(
                     f"path: an OpenCV camera file ends in .yaml, .yml or .xml, got {path.name!r}"
                 )
-            with atomic_file(path) as tmp:
-                storage = cv2.FileStorage(str(tmp), cv2.FILE_STORAGE_WRITE)
-                storage.write("image_width", self.width)
-                storage.write("image_height", self.height)
-                storage.write("camera_matrix", self.K)
-                storage.write("distortion_coefficients", self.dist_coeffs.reshape(-1, 1))
-                for key, value in metadata.items():
-                    storage.write(key, value)
-                storage.release()
+            # written in memory and saved by Python: OpenCV cannot open every path
+            storage = cv2.FileStorage(
+                ".xml" if path.suffix.lower() == ".xml" else ".yaml",
+                cv2.FILE_STORAGE_WRITE | cv2.FILE_STORAGE_MEMORY,
+            )
+            storage.write("image_width", self.width)
+            storage.write("image_height", self.height)
+            storage.write("camera_matrix", self.K)
+            storage.write("distortion_coefficients", self.dist_coeffs.reshape(-1, 1))
+            for key, value in metadata.items():
+                storage.write(key, value)
+            atomic_write_text(path, storage.releaseAndGetString())
         elif format == "json":
             atomic_write_text(path, json.dumps(self._as_fields() | metadata, indent=2) + "\n")
         else:
@@ -425,10 +428,11 @@ def _fields_from_json(text: str, path: Path) -> dict[str, Any]:
 
 
 def _fields_from_opencv(path: Path) -> dict[str, Any]:
-    try:
-        storage = cv2.FileStorage(str(path), cv2.FILE_STORAGE_READ)
+    try:  # read by Python, parsed in memory: OpenCV cannot open every path
+        text = path.read_bytes().decode("utf-8")
+        storage = cv2.FileStorage(text, cv2.FILE_STORAGE_READ | cv2.FILE_STORAGE_MEMORY)
         opened = storage.isOpened()
-    except (cv2.error, SystemError):
+    except (cv2.error, SystemError, UnicodeDecodeError):
         opened = False
     if not opened:
         raise FileFormatError(f"{path}: not a valid OpenCV FileStorage YAML/XML file")

@@ -710,7 +710,8 @@ def _calibrate_from_board(args: argparse.Namespace, out: Path) -> int:
         frames = _frames(source, args.every, args.quiet, "looking for the board")
         try:
             for frame in frames:
-                if collector.add(frame.index, frame.image) == "kept" and first_view_image is None:
+                name = None if frame.path is None else str(frame.path)
+                if collector.add(frame.index, frame.image, name) == "kept" and first_view_image is None:
                     first_view_image = frame.image
                 if source.kind == "webcam" and len(collector.views) >= options.max_views:
                     break  # a live camera stops once it has enough views

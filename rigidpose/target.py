@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,14 +28,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._files import atomic_folder
-from ._validate import as_array, check_bgr8, check_choice
+from ._validate import as_array, check_bgr8, check_choice, check_type
 from .errors import FileFormatError, InvalidInputError, SourceError
 from .geometry import Pose
 
 if TYPE_CHECKING:
     import trimesh
 
-__all__ = ["MESH_UNITS", "Appearance", "Target", "load_mesh", "outward_surface"]
+__all__ = ["MESH_UNITS", "Appearance", "Target", "as_targets", "load_mesh", "outward_surface"]
 
 MESH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 """Length units a mesh file may be in, and their size in metres."""
@@ -346,6 +347,16 @@ class Target:
             f"{features} features, {len(self.reference_images)} images, {len(self.symmetries)} symmetries"
             f"{', a keypoint model' if self.keypoint_model is not None else ''})"
         )
+
+
+def as_targets(targets: Target | Sequence[Target]) -> list[Target]:
+    """One ``Target`` or a sequence of them as a list; ``InvalidTypeError`` naming what is not
+    a ``Target`` (a folder name, None...)."""
+    if isinstance(targets, Target):
+        return [targets]
+    if isinstance(targets, (str, os.PathLike)) or not isinstance(targets, Sequence):
+        check_type(targets, "targets", list, how="[rp.Target.load(path)]")
+    return [check_type(t, f"targets[{i}]", Target, how="rp.Target.load(path)") for i, t in enumerate(targets)]
 
 
 def _read_png(path: Path) -> np.ndarray | None:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -56,7 +55,7 @@ from .geometry import Pose, _rotation_log, poses_agree
 from .io import Frame, ObjectPose, as_bgr8
 from .silhouette import SilhouetteOptions, SilhouetteRefiner
 from .solve import PoseEstimate, SolveOptions, refine_weighted, solve_pose, solve_weighted_pose
-from .target import Target
+from .target import Target, as_targets
 from .targets.planar import planar_corners_obj, sheet_image
 
 __all__ = ["PoseSmoother", "Tracker", "TrackerOptions"]
@@ -583,14 +582,9 @@ class Tracker:
         *,
         T_base_cam: Pose | None = None,
     ) -> None:
-        if isinstance(targets, Target):
-            targets = [targets]
-        if isinstance(targets, (str, os.PathLike)) or not isinstance(targets, Sequence):
-            check_type(targets, "targets", list, how="[rp.Target.load(path)]")
+        targets = as_targets(targets)
         if not targets:
             raise InvalidInputError("targets: expected at least one target")
-        for i, target in enumerate(targets):
-            check_type(target, f"targets[{i}]", Target, how="rp.Target.load(path)")
         check_type(camera, "camera", Camera, how="rp.Camera.load(path)")
         if options is not None:
             check_type(options, "options", TrackerOptions, how="rp.TrackerOptions(...)")

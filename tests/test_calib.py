@@ -223,7 +223,7 @@ def test_letter_sheet_and_a_wrong_suffix(tmp_path, capsys):
     capsys.readouterr()
 
     assert main(["board", "--out", str(tmp_path / "board.jpg")]) == 1
-    assert "expected a .pdf or .png path, got 'board.jpg'" in one_error_line(capsys)
+    assert "--out: expected a .pdf or .png file, got 'board.jpg'" in one_error_line(capsys)
     assert not (tmp_path / "board.jpg").exists() and not (tmp_path / "board.json").exists()
 
 

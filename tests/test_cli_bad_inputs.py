@@ -22,6 +22,7 @@ from conftest import BOX_DATA, REPO
 import rigidpose as rp
 
 SHEET = REPO / "demos" / "data" / "sheet" / "sheet.jpg"
+OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")  # Debian's opencv-doc (make installs it)
 NOT_UTF8 = os.fsdecode(b"clip-\xff.mp4")  # a name OpenCV would crash on (exit 139)
 
 
@@ -38,6 +39,11 @@ def workspace() -> Path:
     (root / "notes.json").write_text('{"todo": 1}\n')
     (root / "empty.jsonl").write_text("")
     (root / "ro").mkdir(mode=0o555)
+    (root / "shots").mkdir()  # a calibration folder with one photo of another size
+    for name in ("left01.jpg", "left02.jpg", "left03.jpg"):
+        shutil.copy(OPENCV_SAMPLES / name, root / "shots" / name)
+    image = cv2.imread(str(root / "shots" / "left02.jpg"))
+    cv2.imwrite(str(root / "shots" / "left02.jpg"), cv2.resize(image, (320, 240)))
     shutil.copy(BOX_DATA / "box.camera.yaml", root / "cam.yaml")
     (root / "narrow.yaml").write_text((BOX_DATA / "box.camera.yaml").read_text().replace("720.", "100000."))
     with rp.FrameSource(BOX_DATA / "box.mp4") as source, rp.io.VideoWriter(root / "clip.mp4") as video:
@@ -139,6 +145,24 @@ CASES = [
         1,
         "expected a .onnx file",
         [],
+    ),
+    (
+        "a calibration photo of another size",
+        [
+            "calibrate",
+            "--source",
+            "shots",
+            "--chessboard",
+            "9x6",
+            "--square-m",
+            "0.025",
+            "--out",
+            "c.yaml",
+            "-q",
+        ],
+        1,
+        "left02.jpg: expected 640x480 like the first frame",
+        ["c.yaml", "c.coverage.png"],
     ),
     # every failure is one line
     ("poses on a full disk", [*TRACK, "--poses", "/dev/full"], 1, "No space left on device", []),

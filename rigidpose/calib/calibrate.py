@@ -158,14 +158,16 @@ def _median_edge_width(gray: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarra
     return float(np.median(widths)) if widths.size else float("nan")
 
 
-def same_size(size: tuple[int, int] | None, image: np.ndarray, index: int) -> tuple[int, int]:
-    """``(width, height)`` of ``image`` (frame ``index``); raises when it is not ``size``, the
-    first frame's (None for the first frame itself)."""
+def same_size(
+    size: tuple[int, int] | None, image: np.ndarray, index: int, name: str | None = None, first: str = ""
+) -> tuple[int, int]:
+    """``(width, height)`` of ``image`` (frame ``index``, or the file ``name``); raises when it
+    is not ``size``, that of the ``first`` frame (None for the first frame itself)."""
     found = (image.shape[1], image.shape[0])
     if size is not None and found != size:
         raise InvalidInputError(
-            f"frame {index}: expected {size[0]}x{size[1]} like the first frame, got {found[0]}x{found[1]}; "
-            "calibrate one image size at a time"
+            f"{name or f'frame {index}'}: expected {size[0]}x{size[1]} like the first frame"
+            f"{f' ({first})' if first else ''}, got {found[0]}x{found[1]}; calibrate one image size at a time"
         )
     return found
 
@@ -195,11 +197,15 @@ class ViewCollector:
         self._outlines: list[np.ndarray] = []
         self.counts = dict.fromkeys(("kept", "no board", "few corners", "blurred", "similar"), 0)
         self.edge_widths_px: list[float] = []
+        self._first_name = ""
 
-    def add(self, index: int, image: np.ndarray) -> str:
-        """Look at frame ``index`` (BGR or gray uint8); returns what became of it."""
+    def add(self, index: int, image: np.ndarray, name: str | None = None) -> str:
+        """Look at frame ``index`` (BGR or gray uint8; ``name``: its file, for messages);
+        returns what became of it."""
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        self.image_size = same_size(self.image_size, gray, index)
+        if self.image_size is None:
+            self._first_name = name or f"frame {index}"
+        self.image_size = same_size(self.image_size, gray, index, name, self._first_name)
         status = self._judge(index, gray)
         self.counts[status] += 1
         return status

@@ -106,9 +106,11 @@ def collect_matches(
             )
         detectors.append(FeatureDetector(target, FeatureOptions(kind=target.appearance.detector)))
     matches: list[TargetMatches] = []
-    size = None
+    size, first = None, ""
     for frame in frames:
-        size = same_size(size, frame.image, frame.index)
+        name = None if getattr(frame, "path", None) is None else str(frame.path)
+        first = first or name or f"frame {frame.index}"
+        size = same_size(size, frame.image, frame.index, name, first)
         for detector in detectors:
             found = detector.detect(frame.image)
             if len(found) >= min_matches:

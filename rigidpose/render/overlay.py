@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validate import check_type
 from ..camera import Camera
 from ..errors import InvalidInputError
 from ..geometry import Pose
 from ..io import ObjectPose
-from ..target import Target
+from ..target import Target, as_targets
 from .ar import ARRenderer, default_content_pose, load_content
 from .opencv import DRAWINGS, Painter
 
@@ -49,7 +50,8 @@ class Overlay:
         T_obj_content: Pose | None = None,
         content_scale: float = 1.0,
     ) -> None:
-        self.targets, self.camera = list(targets), camera
+        self.targets = as_targets(targets)
+        self.camera = check_type(camera, "camera", Camera, how="rp.Camera.load(path)")
         self.content: Path | None = None
         self.drawings: tuple[str, ...] = ()
         if Path(what).suffix.lower() in CONTENT_SUFFIXES:
