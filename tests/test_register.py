@@ -235,7 +235,9 @@ def test_cli_register_then_track(tmp_path):
         assert not (tmp_path / "bad.mp4").exists()
 
 
-@pytest.mark.parametrize(("signal_name", "code", "said"), [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")])
+@pytest.mark.parametrize(
+    ("signal_name", "code", "said"), [("SIGINT", 130, "Ctrl-C"), ("SIGTERM", 143, "SIGTERM")]
+)
 def test_a_stopped_run_leaves_complete_files_and_nothing_half_written(box, tmp_path, signal_name, code, said):
     import signal
     import time
