@@ -816,7 +816,7 @@ def _add_overlay_arguments(command: argparse.ArgumentParser) -> None:
         help="where content stands in the object frame: metres, then a rotation vector in degrees "
         "(default: upright on the printed side of a sheet; the object frame otherwise)",
     )
-    command.add_argument("--overlay-scale", type=float, default=1.0, help="content size factor")
+    command.add_argument("--overlay-scale", type=float, default=1.0, help="content size factor (> 0)")
     command.add_argument("--show", action="store_true", help="show the overlay in a window (needs a display)")
 
 
@@ -1220,6 +1220,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.verbose:
             logging.getLogger(__name__).exception("details")
         print(f"rigidpose: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug of ours: still one line, the details with -v
+        if args.verbose:
+            logging.getLogger(__name__).exception("details")
+        print(
+            f"rigidpose: error: unexpected {type(exc).__name__}: {_one_line(exc)} "
+            "(a bug: run again with -v for the details, and please report it)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -202,6 +202,21 @@ CASES = [
         [],
     ),
     ("a video path that is not UTF-8 is read", ["info", NOT_UTF8], 0, "", []),
+    ("a frame rate of zero", ["synth", "--out", "new", "--fps", "0"], 1, "fps: expected", ["new"]),
+    (
+        "near beyond far",
+        ["synth", "--out", "new", "--near", "3", "--far", "1"],
+        1,
+        "near=3.0, far=1.0",
+        ["new"],
+    ),
+    (
+        "content turned inside out",
+        [*TRACK, "--out", "o.mp4", "--overlay-scale", "-1"],
+        1,
+        "content_scale",
+        ["o.mp4"],
+    ),
     # absurd values
     ("a field of view under 1 degree", ["info", "narrow.yaml"], 1, "field of view", []),
     (

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validate import check_type
+from .._validate import check_positive, check_type
 from ..camera import Camera
 from ..errors import InvalidInputError
 from ..geometry import Pose
@@ -66,7 +66,7 @@ class Overlay:
                     f"overlay: expected any of {', '.join(DRAWINGS)} (comma-separated) or a content file "
                     f"({', '.join(CONTENT_SUFFIXES)}), got {what!r}"
                 )
-        self.T_obj_content, self.content_scale = T_obj_content, content_scale
+        self.T_obj_content, self.content_scale = T_obj_content, check_positive(content_scale, "content_scale")
         self._painter: Painter | None = None
         self._renderer = None
         self._size: tuple[int, int] | None = None

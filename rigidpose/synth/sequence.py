@@ -116,6 +116,8 @@ class SequenceOptions:
                 f"frames={self.frames}, {self.width}x{self.height}, supersample={self.supersample}, "
                 f"hand_scale={self.hand_scale}"
             )
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise InvalidInputError(f"fps: expected frames per second > 0, got {self.fps!r}")
         if not 0 < self.trajectory.max_tilt_rad <= math.radians(85):
             raise InvalidInputError(
                 f"max_tilt_rad: expected (0, 85 degrees], got {self.trajectory.max_tilt_rad!r}"

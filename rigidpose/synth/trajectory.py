@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from ..geometry import Pose
 
 __all__ = ["TrajectoryOptions", "look_at_pose", "random_trajectory"]
@@ -42,6 +43,18 @@ class TrajectoryOptions:
     exit: bool = False
     still_frames: int = 0
     keyframe_s: float = 1.2
+
+    def __post_init__(self) -> None:
+        near, far = self.distance
+        if not 0 < near <= far < 1e4:
+            raise InvalidInputError(
+                f"distance: expected 0 < near <= far (object diameters), got near={near}, far={far}"
+            )
+        for name in ("max_roll_rad", "max_offset", "still_frames"):
+            if not getattr(self, name) >= 0:
+                raise InvalidInputError(f"{name}: expected a value >= 0, got {getattr(self, name)!r}")
+        if not self.keyframe_s > 0:
+            raise InvalidInputError(f"keyframe_s: expected seconds > 0, got {self.keyframe_s!r}")
 
 
 def look_at_pose(
