@@ -4,15 +4,17 @@
 and a cosine learning rate on heatmap targets (a binary cross-entropy against Gaussians, the
 cells near a keypoint weighted up), augments every batch (rotation, scale and shift, contrast,
 brightness, colour balance, grey, noise, erased patches), and scores the network on a validation
-set rendered with another seed. Everything is seeded: the same config gives the same model up to
-floating-point summation order.
+set rendered with another seed. Everything is seeded, and training runs with torch's
+deterministic kernels (``_reproducible``; the caller's torch settings are restored afterwards), so
+the same config and the same training images give the same weights on one machine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 import cv2
@@ -282,14 +284,46 @@ def train_keypoints(
     The target's own keypoints are used when it has at least 4; otherwise ``config.keypoints``
     farthest-point samples and the centre (``farthest_point_keypoints``).
     """
-    from tqdm import tqdm
-
     if config.precision == "auto":
         config = replace(config, precision="bf16" if cpu_has_bf16() else "fp32")
-    bf16 = config.precision == "bf16"
     started = time.perf_counter()
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
+    with _reproducible(config.seed, config.threads):
+        return _train(target, config, started, progress)
+
+
+@contextlib.contextmanager
+def _reproducible(seed: int, threads: int) -> Iterator[None]:
+    """Torch seeded with ``seed``, on ``threads`` CPU threads, with its deterministic kernels
+    (``use_deterministic_algorithms``, warning where an op has none, and oneDNN's deterministic
+    mode where this torch has it); the caller's random state, thread count and flags come back
+    afterwards."""
+    mkldnn = torch.backends.mkldnn
+    saved_threads = torch.get_num_threads()
+    saved_deterministic = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    saved_mkldnn = getattr(mkldnn, "deterministic", None)
+    with torch.random.fork_rng(devices=[]):
+        try:
+            torch.manual_seed(seed)
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            if saved_mkldnn is not None:
+                mkldnn.deterministic = True
+            yield
+        finally:
+            if saved_mkldnn is not None:
+                mkldnn.deterministic = saved_mkldnn
+            torch.use_deterministic_algorithms(saved_deterministic[0], warn_only=saved_deterministic[1])
+            torch.set_num_threads(saved_threads)
+
+
+def _train(target: Target, config: TrainConfig, started: float, progress: bool) -> TrainResult:
+    """``train_keypoints``' work, under ``_reproducible``; ``config.precision`` is resolved."""
+    from tqdm import tqdm
+
+    bf16 = config.precision == "bf16"
     rng = np.random.default_rng(config.seed)
     keypoints_obj = (
         np.asarray(target.keypoints_obj)
