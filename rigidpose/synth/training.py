@@ -311,7 +311,10 @@ class _Scene:
         self.scene = pyrender.Scene(bg_color=(0.0, 0.0, 0.0, 0.0))
         surface = outward_surface(target.mesh)
         parts = surface.split(only_watertight=False) if surface.body_count > 1 else [surface]
-        self.parts = [self._node(part) for part in parts]
+        # one node, one primitive per part: primitives are drawn in list order, where nodes at
+        # the same depth are drawn in the order of a set, which changes from process to process
+        # and decides the pixels where two parts touch
+        self.object = self.scene.add(pyrender.Mesh(primitives=[self._primitive(part) for part in parts]))
         import trimesh
 
         shapes = [
@@ -322,21 +325,24 @@ class _Scene:
             trimesh.creation.box(extents=(1.0, 1.0, 0.1)),
             trimesh.creation.cone(radius=0.4, height=0.9, sections=24),
         ]
-        self.distractors = [self._node(shapes[i % len(shapes)]) for i in range(_DISTRACTORS)]
+        self.distractors = [
+            self.scene.add(pyrender.Mesh(primitives=[self._primitive(shapes[i % len(shapes)])]))
+            for i in range(_DISTRACTORS)
+        ]
         self.lights = [
             self.scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0)) for _ in range(2)
         ]
         self.camera_node = None
         self.renderer = offscreen_renderer(size_px * _SUPERSAMPLE, size_px * _SUPERSAMPLE)
 
-    def _node(self, mesh: object) -> object:
+    def _primitive(self, mesh: object) -> object:
         pyrender = self.pyrender
         material = pyrender.MetallicRoughnessMaterial(baseColorFactor=np.ones(4), doubleSided=True)
-        return self.scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=False))
+        return pyrender.Mesh.from_trimesh(mesh, material=material, smooth=False).primitives[0]
 
     @staticmethod
-    def _paint(node: object, rng: np.random.Generator, rgb: np.ndarray | None = None) -> None:
-        material = node.mesh.primitives[0].material
+    def _paint(node: object, rng: np.random.Generator, rgb: np.ndarray | None = None, part: int = 0) -> None:
+        material = node.mesh.primitives[part].material
         material.baseColorFactor = np.append(rng.uniform(0.05, 1.0, 3) if rgb is None else rgb, 1.0)
         material.metallicFactor = float(rng.uniform(0.0, 0.7)) if rng.uniform() < 0.3 else 0.0
         material.roughnessFactor = float(rng.uniform(0.25, 1.0))
@@ -352,10 +358,10 @@ class _Scene:
         shown = T_cam_obj is not None
         rgb = rng.uniform(0.05, 1.0, 3)
         per_part = rng.uniform() < 0.4
-        for node in self.parts:
-            node.mesh.is_visible = shown
-            self._paint(node, rng, None if per_part else rgb)
-            scene.set_pose(node, world)
+        self.object.mesh.is_visible = shown
+        for part in range(len(self.object.mesh.primitives)):
+            self._paint(self.object, rng, None if per_part else rgb, part)
+        scene.set_pose(self.object, world)
         # the camera sits where T_cam_obj puts it; without the object, a camera at the origin
         T_cam_world = T_cam_obj if shown else Pose(np.eye(3), np.array([0.0, 0.0, 1.0]))
         T_world_cam = T_cam_world.inv()
