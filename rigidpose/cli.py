@@ -1066,12 +1066,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--width-m", type=float, default=0.297, help="printed width of --image in metres")
     synth.add_argument("--out", required=True, help="sequence folder to write (a new or empty folder)")
     synth.add_argument("--force", action="store_true", help="replace a sequence folder already at --out")
-    synth.add_argument("--frames", type=int, default=150)
-    synth.add_argument("--width", type=int, default=640)
-    synth.add_argument("--height", type=int, default=480)
-    synth.add_argument("--fps", type=float, default=30.0)
+    synth.add_argument("--frames", type=int, default=150, help="frames to render")
+    synth.add_argument("--width", type=int, default=640, help="image width in pixels")
+    synth.add_argument("--height", type=int, default=480, help="image height in pixels")
+    synth.add_argument("--fps", type=float, default=30.0, help="frames per second")
     synth.add_argument("--fov-deg", type=float, default=60.0, help="horizontal field of view")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=int, default=0, help="seeds the trajectory and every effect")
     synth.add_argument(
         "--tilt-deg", type=float, default=40.0, help="largest tilt from the front view (<= 85)"
     )

@@ -261,6 +261,8 @@ def test_a_stopped_run_leaves_complete_files_and_nothing_half_written(box, tmp_p
          "--camera", str(BOX_DATA / "box.camera.yaml"), "--source", str(frames),
          "--poses", str(poses), "--out", str(video), "-q"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from a terminal: a shell's background job starts with SIGINT ignored, and Python keeps that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
 
     def partial_lines() -> int:  # the poses file is written beside its place until the run ends

@@ -350,13 +350,18 @@ with Window("test") as window:
 """
 
 
-def test_window_shows_frames_the_right_way_up_on_a_display(tmp_path):
-    script = tmp_path / "window.py"
-    script.write_text(WINDOW_SCRIPT)
+def _run_on_a_virtual_display(tmp_path, script_text: str) -> subprocess.CompletedProcess:
+    """Run ``script_text`` as a Python script under Xvfb (xvfb-run), with no display of ours."""
+    script = tmp_path / "script.py"
+    script.write_text(script_text)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "PYOPENGL_PLATFORM")}
-    result = subprocess.run(
+    return subprocess.run(
         ["xvfb-run", "-a", sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
     )
+
+
+def test_window_shows_frames_the_right_way_up_on_a_display(tmp_path):
+    result = _run_on_a_virtual_display(tmp_path, WINDOW_SCRIPT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split("\n")[-2] == "[0, 0, 255] [255, 0, 0] [0, 0, 0]"
 
@@ -445,12 +450,7 @@ print(json.dumps(out))
 def test_window_paces_a_video_and_holds_its_last_frame_on_a_display(tmp_path):
     """``Window(fps=...)`` shows frames no faster than the video was filmed (none for a webcam);
     ``hold()`` keeps the last frame up until a key or the close button, and not without a frame."""
-    script = tmp_path / "pacing.py"
-    script.write_text(PACING_SCRIPT)
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "PYOPENGL_PLATFORM")}
-    result = subprocess.run(
-        ["xvfb-run", "-a", sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
-    )
+    result = _run_on_a_virtual_display(tmp_path, PACING_SCRIPT)
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout.splitlines()[-1])
     assert out["paced_s"] >= 10 / 20 - 0.005 and out["paced_later_s"] >= 5 / 10 - 0.005
