@@ -316,8 +316,8 @@ def _check_specs() -> list[tuple[str, str, Any]]:
 def check_suite(frames: int | None = None, progress: bool = True) -> list[Path]:
     """Twelve sequences of the default suite's six kinds beside the suite itself: each kind with
     two other seeds (seed + 100 and + 200), the second also with another photo
-    (``CHECK_PHOTOS``). Rendered on first use (about 6 minutes on 2 cores) and cached. Session
-    16 chose ``max_warps`` and ``max_uncertainty_px`` with them in view: a second set, not an
+    (``CHECK_PHOTOS``). Rendered on first use (about 6 minutes on 2 cores) and cached.
+    ``max_warps`` and ``max_uncertainty_px`` were chosen with them in view: a second set, not an
     untouched one. ``frames`` shortens every sequence, as in ``default_suite``."""
     root = cache_dir() / f"suite-v{SUITE_VERSION}" / (f"check-frames-{frames}" if frames else "check")
     specs = [

@@ -196,7 +196,7 @@ in {scores.get("train_seconds", float("nan")) / 60:.1f} min. Loss {first:.4f} (f
 
 {score_table}
 
-Tracking accuracy on held-out sequences: `rigidpose bench --learned` (README, "Low-texture objects").
+Tracking accuracy on held-out sequences: `rigidpose bench --learned` (docs/learned-keypoints.md).
 """
     atomic_write_text(card, text)
     return card

@@ -81,7 +81,7 @@ class TrainConfig:
         hand_share: share of those occluders that are hands (``synth.training``). At width 32
             hands alone did not help the drill's model (on the ten sequences rendered to check
             it, 43.0 % of the partly hidden frames within 0.1 d, against 42.6 % without); at
-            width 64 they did (README, "Low-texture objects").
+            width 64 they did (docs/learned-keypoints.md).
         seed: seeds rendering, initialisation, batches and augmentation.
         threads: torch's CPU threads.
         int8: export the model quantized (``export.quantize_int8``: int8 weights, uint8
