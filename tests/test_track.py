@@ -113,7 +113,7 @@ def test_a_sudden_move_is_warped_again_and_fitted_as_well_as_at_rest(
     """Detected at rest, then a jump of about 5 degrees per axis (no velocity known yet): the sheet
     warped into the stale pose leans the flow towards it; warping again into the fitted pose
     removes that. With one warp only, the points fit the leaning pose poorly enough that the
-    sheet is looked for afresh (``_fits_as_usual``) rather than posed off; with warps it is
+    sheet is looked for afresh (``sheet.fits_as_usual``) rather than posed off; with warps it is
     followed, no detection needed."""
     image, target = sheets[0]
     tilt = math.radians(tilt_deg)
@@ -336,35 +336,35 @@ def test_colour_and_gray_frames_give_the_same_poses(sheets, background):
 
 
 def test_gray_frame_converts_regions_as_the_whole_frame_would():
-    from rigidpose.track import _GrayFrame
+    from rigidpose.track.view import GrayFrame
 
     rng = np.random.default_rng(4)
     bgr = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
     whole = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    frame = _GrayFrame(bgr)
+    frame = GrayFrame(bgr)
     assert np.array_equal(frame.region(100, 50, 300, 200), whole[50:200, 100:300])
     assert np.array_equal(frame.region(95, 45, 305, 205), whole[45:205, 95:305])  # a rewarp's region
     assert len(frame._regions) == 1 and frame._full is None  # inside the first one's margin
     assert np.array_equal(frame.region(0, 0, 640, 400), whole[:400])  # most of it: all at once
     assert frame._full is not None and np.array_equal(frame.full(), whole)
-    assert _GrayFrame(whole).region(10, 20, 30, 40) is not None and _GrayFrame(whole).full() is whole
+    assert GrayFrame(whole).region(10, 20, 30, 40) is not None and GrayFrame(whole).full() is whole
 
 
 def test_per_frame_helpers_match_the_checked_ones():
     """The per-frame path's unchecked projection and median give what ``Camera.project``,
     ``Pose.apply`` and ``np.median`` give."""
-    from rigidpose.track import _median, _project
+    from rigidpose.track.flow import median, project
 
     rng = np.random.default_rng(6)
     for count in (7, 8):
         values = rng.normal(size=count)
-        assert _median(values) == np.median(values)
+        assert median(values) == np.median(values)
     points_obj = np.vstack([rng.uniform(-0.2, 0.2, (20, 3)), [[0.0, 0.0, -1.0]]])  # last: behind
     T = rp.Pose.from_rvec_tvec([0.2, -0.1, 0.3], [0.01, 0.02, 0.5])
     lens = rp.Camera(CAMERA.K, CAMERA.width, CAMERA.height, np.array([-0.2, 0.05, 0.001, -0.001]))
     for camera in (CAMERA, lens):
         expected = camera.project(T.apply(points_obj))
-        got = _project(camera, T, points_obj)
+        got = project(camera, T, points_obj)
         assert np.isnan(got[-1]).all() and np.isnan(expected[-1]).all()
         np.testing.assert_allclose(got[:-1], expected[:-1], rtol=0, atol=1e-9)
 
@@ -403,6 +403,8 @@ def test_a_few_points_a_pixel_or_two_off_do_not_pull_a_sheets_fit(sheets):
     neighbouring letter, a stale prediction) must not move the pose: points beyond three median
     residuals are dropped, down to ``min_residual_px``. A fixed 3 px bound (``max_residual_px``,
     what points on a mesh get) keeps them and the pose moves."""
+    from rigidpose.track.flow import fit
+
     rng = np.random.default_rng(2)
     T_true = rp.Pose.from_rvec_tvec([0.3, -0.2, 0.1], [0.02, 0.01, 0.6])
     points_obj = np.column_stack([rng.uniform(-0.1, 0.1, (40, 2)), np.zeros(40)])
@@ -412,7 +414,7 @@ def test_a_few_points_a_pixel_or_two_off_do_not_pull_a_sheets_fit(sheets):
     tracker = rp.Tracker([sheets[0][1]], CAMERA)
     errors_px = []
     for sheet in (True, False):  # a sheet's robust bound, then a mesh's fixed one
-        T, _, _ = tracker._fit(points_obj, pixels, T_start, min_share=0.5, sheet=sheet)
+        T, _, _ = fit(tracker.options, CAMERA, points_obj, pixels, T_start, min_share=0.5, sheet=sheet)
         shift_px = CAMERA.project(T.apply(points_obj)) - CAMERA.project(T_true.apply(points_obj))
         errors_px.append(np.abs(shift_px).max())
     robust, loose = errors_px
@@ -422,15 +424,15 @@ def test_a_few_points_a_pixel_or_two_off_do_not_pull_a_sheets_fit(sheets):
 def test_a_pinhole_camera_warps_the_sheet_as_the_lens_map_does(sheets):
     """Without lens distortion the sheet is warped by one homography (faster); with a lens it is
     warped through a map. For a lens that distorts nothing the two must show the same pixels."""
-    from rigidpose.track import _normalized_grid, _SheetWarper
+    from rigidpose.track.sheet import SheetWarper, normalized_grid
 
     image, target = sheets[0]
-    warper = _SheetWarper(image, float(target.mesh.extents[0]))
+    warper = SheetWarper(image, float(target.mesh.extents[0]))
     lens = rp.Camera(CAMERA.K, CAMERA.width, CAMERA.height, np.array([1e-12, 0.0, 0.0, 0.0]))
     T = rp.Pose.from_rvec_tvec([0.5, -0.3, 0.2], [0.03, -0.02, 0.5])
     roi = warper.roi(CAMERA, T, margin_px=21)
-    pinhole, pinhole_valid = warper.warp(_normalized_grid(CAMERA, 4), CAMERA, T, roi)
-    mapped, mapped_valid = warper.warp(_normalized_grid(lens, 4), lens, T, roi)
+    pinhole, pinhole_valid = warper.warp(normalized_grid(CAMERA, 4), CAMERA, T, roi)
+    mapped, mapped_valid = warper.warp(normalized_grid(lens, 4), lens, T, roi)
     assert pinhole_valid.dtype == mapped_valid.dtype == np.uint8
     pinhole_valid, mapped_valid = pinhole_valid > 0, mapped_valid > 0
     both = pinhole_valid & mapped_valid
@@ -446,7 +448,7 @@ def test_an_ambiguous_flip_is_told_apart_by_the_sheets_own_image(sheets, backgro
     points fit worse, so the other wins. (Closer, the warps alone pull the mirror pose back.)"""
     import dataclasses
 
-    import rigidpose.track as track_module
+    import rigidpose.track.tracker as track_module
 
     image, target = sheets[0]
     T_true = rp.Pose.from_rvec_tvec([0.12, -0.08, 0.2], [0.03, -0.02, 2.2])
