@@ -36,7 +36,7 @@ import numpy as np
 
 from ._files import atomic_file, current_umask
 from ._validate import check_choice
-from .errors import FileFormatError, InvalidInputError, SourceError
+from .errors import FileFormatError, InvalidInputError, InvalidTypeError, SourceError
 from .geometry import Pose
 
 __all__ = [
@@ -73,7 +73,9 @@ def as_bgr8(image: np.ndarray, name: str = "frame") -> np.ndarray:
     if image.dtype == np.uint16:
         image = (image.astype(np.float32) * (255.0 / 65535.0) + 0.5).astype(np.uint8)
     elif image.dtype in (np.float32, np.float64):
-        image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        image = (np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(
+            np.uint8
+        )  # NaN: black
     elif image.dtype != np.uint8:
         raise InvalidInputError(f"{name}: expected uint8, uint16 or float pixels, got {image.dtype}")
     if image.ndim == 2 or image.shape[2] == 1:
@@ -194,6 +196,12 @@ class FrameSource:
         self.frame_count: int | None = None
         """Number of frames, when known beforehand (None for a webcam)."""
 
+        if isinstance(source, bool) or not isinstance(source, (str, os.PathLike, int, np.integer)):
+            raise InvalidTypeError(
+                f"source: expected a path or a webcam index, got {type(source).__name__} {source!r}"[:120]
+            )
+        if isinstance(source, (int, np.integer)) and source < 0:  # OpenCV crashes on -1
+            raise InvalidInputError(f"source: expected a webcam index >= 0, got {source}")
         text = str(source)
         if isinstance(source, (int, np.integer)) or (isinstance(source, str) and text.isdigit()):
             self.kind = "webcam"

@@ -216,3 +216,23 @@ def test_a_stalled_webcam_is_reopened_and_a_lost_one_ends_the_stream():
     assert source.opened >= 4  # first opening, two reopenings, then retries until it gave up
     with pytest.raises(rp.InvalidInputError, match="reconnect_s"):
         rp.FrameSource(0, reconnect_s=-1)
+
+
+@pytest.mark.parametrize(
+    ("source", "error", "message"),
+    [
+        (None, rp.InvalidTypeError, "source: expected a path or a webcam index, got NoneType"),
+        (True, rp.InvalidTypeError, "got bool True"),
+        (-1, rp.InvalidInputError, "expected a webcam index >= 0, got -1"),  # OpenCV would crash (exit 139)
+    ],
+)
+def test_frame_source_refuses_what_is_neither_a_path_nor_a_webcam(source, error, message):
+    with pytest.raises(error, match=message):
+        rp.FrameSource(source)
+
+
+def test_a_float_frame_with_nan_becomes_black_where_it_is_nan():
+    image = np.full((4, 4, 3), 0.5)
+    image[0, 0] = np.nan
+    converted = rp.io.as_bgr8(image)
+    assert converted[0, 0].tolist() == [0, 0, 0] and converted[1, 1].tolist() == [128, 128, 128]
