@@ -92,3 +92,65 @@ def check_type(value: Any, name: str, expected: type, *, how: str = "") -> Any:
             + (f" (make one with {how})" if how else "")
         )
     return value
+
+
+def _shown(value: Any) -> str:
+    """``value`` as a message shows it: numpy scalars as the Python numbers they hold."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _bounds_text(gt: Any, ge: Any, lt: Any, le: Any) -> str:
+    low = ("(", gt) if gt is not None else ("[", ge) if ge is not None else None
+    high = (")", lt) if lt is not None else ("]", le) if le is not None else None
+    if low and high:
+        return f" in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+    if low:
+        return f" {'>' if low[0] == '(' else '>='} {low[1]:g}"
+    if high:
+        return f" {'<' if high[0] == ')' else '<='} {high[1]:g}"
+    return ""
+
+
+def check_int(
+    value: Any, name: str, *, ge: int | None = None, le: int | None = None, expected: str = ""
+) -> int:
+    """``value`` when it is an integer (not a bool) in [``ge``, ``le``]; else ``InvalidInputError``
+    such as ``depth_every: expected an integer >= 1, got 0``. ``expected`` replaces the bounds'
+    text, e.g. for a bound set by another field: ``"an integer >= min_views (6)"``."""
+    text = expected or "an integer" + _bounds_text(None, ge, None, le)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or (ge is not None and value < ge)
+        or (le is not None and value > le)
+    ):
+        raise InvalidInputError(f"{name}: expected {text}, got {_shown(value)}")
+    return int(value)
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    expected: str = "",
+) -> float:
+    """``value`` as a float when it is a real number (not NaN, not a bool) within the bounds
+    (``gt`` >, ``ge`` >=, ``lt`` <, ``le`` <=); else ``InvalidInputError`` such as
+    ``confidence: expected a number in (0, 1), got 1.5``. ``expected`` replaces the bounds' text."""
+    text = expected or "a number" + _bounds_text(gt, ge, lt, le)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidInputError(f"{name}: expected {text}, got {_shown(value)}")
+    number = float(value)
+    if not (
+        number == number
+        and (gt is None or number > gt)
+        and (ge is None or number >= ge)
+        and (lt is None or number < lt)
+        and (le is None or number <= le)
+    ):
+        raise InvalidInputError(f"{name}: expected {text}, got {_shown(value)}")
+    return number

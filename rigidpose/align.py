@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._files import atomic_file
-from ._validate import check_choice
+from ._validate import check_choice, check_int, check_number
 from .camera import Camera
 from .errors import BackendMissingError, InvalidInputError, SourceError
 from .geometry import Pose, pose_distance
@@ -89,23 +89,16 @@ class AlignOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.backend, "backend", ICP_BACKENDS)
-        positive = {
-            "model_points": self.model_points,
-            "max_distance_m": self.max_distance_m,
-            "min_distance_m": self.min_distance_m,
-            "iterations": self.iterations,
-            "min_points": self.min_points,
-            "max_shift_m": self.max_shift_m,
-            "max_rotation_rad": self.max_rotation_rad,
-        }
-        for name, value in positive.items():
-            if not value > 0:
-                raise InvalidInputError(f"{name}: expected > 0, got {value!r}")
-        if self.margin_px < 0 or not 0 <= self.min_fitness <= 1 or not 0 <= self.degenerate_ratio < 1:
-            raise InvalidInputError(
-                "expected margin_px >= 0, min_fitness in [0, 1] and degenerate_ratio in [0, 1), got "
-                f"{self.margin_px}, {self.min_fitness}, {self.degenerate_ratio}"
-            )
+        check_int(self.model_points, "model_points", ge=1)
+        check_int(self.margin_px, "margin_px", ge=0)
+        check_number(self.max_distance_m, "max_distance_m", gt=0)
+        check_number(self.min_distance_m, "min_distance_m", gt=0)
+        check_int(self.iterations, "iterations", ge=1)
+        check_int(self.min_points, "min_points", ge=1)
+        check_number(self.min_fitness, "min_fitness", ge=0, le=1)
+        check_number(self.max_shift_m, "max_shift_m", gt=0)
+        check_number(self.max_rotation_rad, "max_rotation_rad", gt=0)
+        check_number(self.degenerate_ratio, "degenerate_ratio", ge=0, lt=1)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ._validate import check_int, check_number
 from .align import MeshCaster
 from .camera import Camera
 from .errors import InvalidInputError
@@ -65,20 +66,19 @@ class SilhouetteOptions:
     max_distance_share: float = 0.1
 
     def __post_init__(self) -> None:
-        if (
-            self.search_px < 2
-            or self.min_points < 6
-            or self.max_points < self.min_points
-            or self.min_gradient <= 0
-            or not 0 < self.min_inlier_share <= 1
-            or self.rounds < 1
-            or self.max_rotation_deg <= 0
-            or self.max_distance_share <= 0
-        ):
-            raise InvalidInputError(
-                "silhouette: expected search_px >= 2, 6 <= min_points <= max_points, min_gradient > 0, "
-                "min_inlier_share in (0, 1], rounds >= 1 and positive motion bounds"
-            )
+        check_int(self.search_px, "search_px", ge=2)
+        check_int(self.min_points, "min_points", ge=6)
+        check_int(
+            self.max_points,
+            "max_points",
+            ge=self.min_points,
+            expected=f"an integer >= min_points ({self.min_points})",
+        )
+        check_number(self.min_gradient, "min_gradient", gt=0)
+        check_number(self.min_inlier_share, "min_inlier_share", gt=0, le=1)
+        check_int(self.rounds, "rounds", ge=1)
+        check_number(self.max_rotation_deg, "max_rotation_deg", gt=0)
+        check_number(self.max_distance_share, "max_distance_share", gt=0)
 
 
 class SilhouetteRefiner:

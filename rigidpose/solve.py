@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ._validate import as_array, check_choice
+from ._validate import as_array, check_choice, check_int, check_number
 from .camera import Camera
 from .errors import InvalidInputError
 from .geometry import Pose, pose_distance
@@ -70,11 +70,9 @@ class SolveOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.method, "method", tuple(_METHODS))
-        if self.min_inliers < 4 or self.threshold_px <= 0 or not 0 < self.confidence < 1:
-            raise InvalidInputError(
-                f"expected min_inliers >= 4, threshold_px > 0 and confidence in (0, 1), got "
-                f"{self.min_inliers}, {self.threshold_px}, {self.confidence}"
-            )
+        check_number(self.threshold_px, "threshold_px", gt=0)
+        check_number(self.confidence, "confidence", gt=0, lt=1)
+        check_int(self.min_inliers, "min_inliers", ge=4)
 
 
 @dataclass(frozen=True)

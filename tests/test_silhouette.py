@@ -77,9 +77,11 @@ def test_a_frame_of_another_size_is_a_clear_error(drill_view):
 
 
 def test_bad_options_are_clear():
-    with pytest.raises(rp.InvalidInputError, match="silhouette: expected search_px >= 2"):
+    with pytest.raises(rp.InvalidInputError, match="search_px: expected an integer >= 2, got 1"):
         SilhouetteOptions(search_px=1)
-    with pytest.raises(rp.InvalidInputError, match="min_points <= max_points"):
+    with pytest.raises(
+        rp.InvalidInputError, match=r"max_points: expected an integer >= min_points \(50\), got 40"
+    ):
         SilhouetteOptions(min_points=50, max_points=40)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .._validate import check_choice
+from .._validate import check_choice, check_int
 from ..camera import Camera
 from ..errors import InvalidInputError
 from ..geometry import Pose
@@ -79,10 +79,13 @@ class CalibrationOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.distortion, "distortion", tuple(DISTORTION_MODELS))
-        if not 3 <= self.min_views <= self.max_views:
-            raise InvalidInputError(
-                f"expected 3 <= min_views <= max_views, got {self.min_views} and {self.max_views}"
-            )
+        check_int(self.min_views, "min_views", ge=3)
+        check_int(
+            self.max_views,
+            "max_views",
+            ge=self.min_views,
+            expected=f"an integer >= min_views ({self.min_views})",
+        )
 
 
 @dataclass(frozen=True)

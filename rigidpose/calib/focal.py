@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .._validate import check_int, check_number
 from ..camera import Camera
 from ..detect.features import FeatureDetector, FeatureOptions
 from ..errors import InvalidInputError
@@ -54,11 +55,10 @@ class FocalOptions:
     max_relative_std: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.min_matches < 6 or self.min_views < 2 or self.sweep_views < 1 or self.threshold_px <= 0:
-            raise InvalidInputError(
-                "expected min_matches >= 6, min_views >= 2, sweep_views >= 1 and threshold_px > 0, got "
-                f"{self.min_matches}, {self.min_views}, {self.sweep_views}, {self.threshold_px}"
-            )
+        check_int(self.min_matches, "min_matches", ge=6)
+        check_int(self.min_views, "min_views", ge=2)
+        check_int(self.sweep_views, "sweep_views", ge=1)
+        check_number(self.threshold_px, "threshold_px", gt=0)
 
 
 @dataclass(frozen=True)

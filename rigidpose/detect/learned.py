@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from .._validate import check_int, check_number
 from ..camera import Camera
 from ..errors import BackendMissingError, FileFormatError, InvalidInputError, SourceError
 from ..geometry import Pose
@@ -162,8 +163,14 @@ class LearnedOptions:
     min_confidence: float = 0.3
 
     def __post_init__(self) -> None:
-        if not 0.1 <= self.fill <= 1.5 or not 0 < self.min_confidence < 1 or not self.search_sides_px:
-            raise InvalidInputError("expected fill in [0.1, 1.5], min_confidence in (0, 1) and a search side")
+        check_number(self.fill, "fill", ge=0.1, le=1.5)
+        if not isinstance(self.search_sides_px, (tuple, list)) or not self.search_sides_px:
+            raise InvalidInputError(
+                f"search_sides_px: expected one or more sides in pixels, got {self.search_sides_px!r}"
+            )
+        for i, side in enumerate(self.search_sides_px):
+            check_int(side, f"search_sides_px[{i}]", ge=1)
+        check_number(self.min_confidence, "min_confidence", gt=0, lt=1)
 
 
 class LearnedDetector:

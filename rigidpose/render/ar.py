@@ -29,7 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .._validate import check_bgr8
+from .._validate import check_bgr8, check_int, check_number
 from ..camera import Camera
 from ..errors import FileFormatError, InvalidInputError
 from ..geometry import Pose
@@ -65,12 +65,11 @@ class RenderOptions:
     light_intensity: float = 3.0
 
     def __post_init__(self) -> None:
-        if int(self.supersample) != self.supersample or self.supersample < 1:
-            raise InvalidInputError(f"supersample: expected an integer >= 1, got {self.supersample!r}")
-        if not 0 < self.znear_m < self.zfar_m:
-            raise InvalidInputError(
-                f"znear_m, zfar_m: expected 0 < znear < zfar, got {self.znear_m}, {self.zfar_m}"
-            )
+        check_int(self.supersample, "supersample", ge=1)
+        check_number(self.znear_m, "znear_m", gt=0)
+        check_number(
+            self.zfar_m, "zfar_m", gt=self.znear_m, expected=f"a number > znear_m ({self.znear_m:g})"
+        )
 
 
 def load_content(path: str | Path, units: str = "m") -> Any:

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from .._files import atomic_folder
-from .._validate import check_choice
+from .._validate import check_choice, check_int, check_number
 from ..align import MeshCaster
 from ..camera import Camera
 from ..errors import InvalidInputError, SourceError
@@ -104,20 +104,13 @@ class SequenceOptions:
 
     def __post_init__(self) -> None:
         check_choice(self.background, "background", BACKGROUNDS)
-        if (
-            self.frames < 1
-            or self.width < 16
-            or self.height < 16
-            or self.supersample < 1
-            or self.hand_scale <= 0
-        ):
-            raise InvalidInputError(
-                f"expected frames >= 1, a size of at least 16x16, supersample >= 1 and hand_scale > 0, got "
-                f"frames={self.frames}, {self.width}x{self.height}, supersample={self.supersample}, "
-                f"hand_scale={self.hand_scale}"
-            )
-        if not (math.isfinite(self.fps) and self.fps > 0):
+        check_int(self.frames, "frames", ge=1)
+        if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
             raise InvalidInputError(f"fps: expected frames per second > 0, got {self.fps!r}")
+        check_int(self.width, "width", ge=16)
+        check_int(self.height, "height", ge=16)
+        check_number(self.hand_scale, "hand_scale", gt=0)
+        check_int(self.supersample, "supersample", ge=1)
         if not 0 < self.trajectory.max_tilt_rad <= math.radians(85):
             raise InvalidInputError(
                 f"max_tilt_rad: expected (0, 85 degrees], got {self.trajectory.max_tilt_rad!r}"

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .._validate import check_int, check_number
 from ..align import MeshCaster
 from ..camera import Camera
 from ..errors import InvalidInputError
@@ -93,21 +94,21 @@ class TrainingSetOptions:
     hand_share: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.count < 1 or self.size_px < 32 or self.size_px % 32:
-            raise InvalidInputError(
-                f"expected count >= 1 and size_px a multiple of 32, got {self.count}, {self.size_px}"
-            )
+        check_int(self.count, "count", ge=1)
+        if check_int(self.size_px, "size_px", ge=32) % 32:
+            raise InvalidInputError(f"size_px: expected a multiple of 32, got {self.size_px}")
+        check_number(self.empty_share, "empty_share", ge=0, lt=1)
+        check_number(self.front_share, "front_share", ge=0, le=1)
+        scale = self.scale
         if not (
-            0 <= self.empty_share < 1
-            and 0 <= self.front_share <= 1
-            and 0 <= self.occluder_share <= 1
-            and 0 <= self.hand_share <= 1
-            and 0 < self.scale[0] < self.scale[1]
+            isinstance(scale, (tuple, list))
+            and len(scale) == 2
+            and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scale)
+            and 0 < scale[0] < scale[1]
         ):
-            raise InvalidInputError(
-                "expected empty_share in [0, 1), front_share, occluder_share and hand_share in [0, 1] "
-                "and 0 < scale[0] < scale[1]"
-            )
+            raise InvalidInputError(f"scale: expected (low, high) with 0 < low < high, got {scale!r}")
+        check_number(self.occluder_share, "occluder_share", ge=0, le=1)
+        check_number(self.hand_share, "hand_share", ge=0, le=1)
 
 
 @dataclass(frozen=True)

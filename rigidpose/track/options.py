@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .._validate import check_int, check_number
 from ..align import AlignOptions
 from ..detect.features import FeatureOptions
 from ..detect.learned import LearnedOptions
-from ..errors import InvalidInputError
 from ..silhouette import SilhouetteOptions
 from ..solve import SolveOptions
 from ..target import Target
@@ -113,35 +113,32 @@ class TrackerOptions:
         return cls(features=FeatureOptions(kind=kinds.pop() if len(kinds) == 1 else "sift"))
 
     def __post_init__(self) -> None:
-        if self.min_points < 6 or self.max_points < 2 * self.min_points:
-            raise InvalidInputError(
-                f"expected min_points >= 6 and max_points >= 2 * min_points, got {self.min_points}, {self.max_points}"
-            )
-        if (
-            self.reanchor_every < 1
-            or self.redetect_every < 1
-            or self.flow_window_px < 5
-            or self.flow_levels < 0
-            or self.warp_flow_levels < 0
-            or self.max_warps < 1
-            or self.depth_every < 1
-            or self.learned_every < 1
-            or self.learned_patience < 1
-        ):
-            raise InvalidInputError(
-                "expected reanchor_every >= 1, redetect_every >= 1, flow_window_px >= 5, flow_levels >= 0, "
-                "warp_flow_levels >= 0, max_warps >= 1, depth_every >= 1, learned_every >= 1 and learned_patience >= 1"
-            )
-        if (
-            self.min_residual_px <= 0
-            or self.max_residual_px < self.min_residual_px
-            or self.rewarp_px <= 0
-            or self.flow_min_eigen < 0
-            or self.max_uncertainty_px <= 0
-            or self.smooth_min_cutoff_hz < 0
-            or self.smooth_beta < 0
-        ):
-            raise InvalidInputError(
-                "expected 0 < min_residual_px <= max_residual_px, rewarp_px > 0, flow_min_eigen >= 0, "
-                "max_uncertainty_px > 0, smooth_min_cutoff_hz >= 0 and smooth_beta >= 0"
-            )
+        check_int(self.min_points, "min_points", ge=6)
+        check_int(
+            self.max_points,
+            "max_points",
+            ge=2 * self.min_points,
+            expected=f"an integer >= 2 * min_points ({2 * self.min_points})",
+        )
+        check_int(self.reanchor_every, "reanchor_every", ge=1)
+        check_int(self.redetect_every, "redetect_every", ge=1)
+        check_int(self.flow_window_px, "flow_window_px", ge=5)
+        check_int(self.flow_levels, "flow_levels", ge=0)
+        check_number(self.flow_min_eigen, "flow_min_eigen", ge=0)
+        check_int(self.warp_flow_levels, "warp_flow_levels", ge=0)
+        check_number(self.rewarp_px, "rewarp_px", gt=0)
+        check_int(self.max_warps, "max_warps", ge=1)
+        check_number(self.max_residual_px, "max_residual_px", gt=0)
+        check_number(
+            self.min_residual_px,
+            "min_residual_px",
+            gt=0,
+            le=self.max_residual_px,
+            expected=f"a number > 0 and <= max_residual_px ({self.max_residual_px:g})",
+        )
+        check_number(self.max_uncertainty_px, "max_uncertainty_px", gt=0)
+        check_number(self.smooth_min_cutoff_hz, "smooth_min_cutoff_hz", ge=0)
+        check_number(self.smooth_beta, "smooth_beta", ge=0)
+        check_int(self.depth_every, "depth_every", ge=1)
+        check_int(self.learned_every, "learned_every", ge=1)
+        check_int(self.learned_patience, "learned_patience", ge=1)

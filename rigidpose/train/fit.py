@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from .._validate import check_int, check_number
 from ..detect.learned import decode_heatmaps
 from ..errors import InvalidInputError
 from ..synth.training import TrainingSet, TrainingSetOptions, render_training_set
@@ -111,21 +112,19 @@ class TrainConfig:
     precision: str = "auto"
 
     def __post_init__(self) -> None:
-        if min(self.images, self.validation_images, self.width, self.steps, self.batch, self.threads) < 1:
-            raise InvalidInputError(
-                "expected images, validation_images, width, steps, batch and threads >= 1"
-            )
-        if not (0 < self.covered_peak <= 1 and 0 <= self.occluder_share <= 1 and 0 <= self.hand_share <= 1):
-            raise InvalidInputError(
-                f"expected covered_peak in (0, 1], occluder_share and hand_share in [0, 1], got "
-                f"{self.covered_peak}, {self.occluder_share}, {self.hand_share}"
-            )
+        check_int(self.images, "images", ge=1)
+        if check_int(self.size_px, "size_px", ge=32) % 32:
+            raise InvalidInputError(f"size_px: expected a multiple of 32, got {self.size_px}")
+        for name in ("validation_images", "width", "steps", "batch"):
+            check_int(getattr(self, name), name, ge=1)
+        check_number(self.covered_peak, "covered_peak", gt=0, le=1)
+        check_number(self.occluder_share, "occluder_share", ge=0, le=1)
+        check_number(self.hand_share, "hand_share", ge=0, le=1)
+        check_int(self.threads, "threads", ge=1)
         if self.precision not in PRECISIONS:
             raise InvalidInputError(
                 f"precision: expected one of {', '.join(PRECISIONS)}, got {self.precision!r}"
             )
-        if self.size_px % 32:
-            raise InvalidInputError(f"size_px: expected a multiple of 32, got {self.size_px}")
 
 
 TRAIN_CONFIGS = {
