@@ -2,7 +2,8 @@
 
 A ``Camera`` holds the intrinsic matrix ``K`` (pixels), OpenCV's distortion coefficients and the
 image size it was calibrated at. Points are in the camera frame (x right, y down, z forward,
-metres); pixel (0, 0) is the centre of the top-left pixel.
+metres); pixel (0, 0) is the centre of the top-left pixel. ``Camera.project`` checks its points;
+``Camera.project_unchecked`` is the same without the checks, for per-frame paths.
 
 Files read by ``Camera.load`` (format found from the content) and written by ``Camera.save``:
 
@@ -166,9 +167,9 @@ class Camera:
         Returns:
             (N, 2) float64 pixels; rows of points with z <= 0 (behind the camera) are NaN.
         """
-        return self._project_unchecked(as_array(points_cam, "points_cam", ("N", 3)))
+        return self.project_unchecked(as_array(points_cam, "points_cam", ("N", 3)))
 
-    def _project_unchecked(self, points_cam: np.ndarray) -> np.ndarray:
+    def project_unchecked(self, points_cam: np.ndarray) -> np.ndarray:
         """``project`` without the input checks, for per-frame paths: ``points_cam`` (N, 3) finite
         float64, not modified."""
         front = points_cam[:, 2] > 0
@@ -178,6 +179,8 @@ class Camera:
         if front.any():
             pixels[front] = self._project_in_front(points_cam[front])
         return pixels
+
+    _project_unchecked = project_unchecked  # the old private name, until rigidpose.track uses it
 
     def _project_in_front(self, points_cam: np.ndarray) -> np.ndarray:
         if self._distorted:

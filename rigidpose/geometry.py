@@ -16,7 +16,10 @@ Conventions (stated here once; the README repeats them):
 - OpenCV's ``rvec``/``tvec`` (axis-angle in radians, translation in metres) appear only at the
   edge with cv2 calls: ``Pose.from_rvec_tvec`` / ``Pose.as_rvec_tvec``.
 
-Geometry is float64 throughout; arrays held by a ``Pose`` are read-only copies.
+Geometry is float64 throughout; arrays held by a ``Pose`` are read-only copies (except from
+``Pose.unchecked``, the per-frame paths' constructor, which freezes and keeps the arrays it is
+given). ``rotation_log`` is a rotation matrix's axis-angle vector, accurate near 0 and pi radians;
+``pose_distance`` and ``poses_agree`` compare two poses.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 from ._validate import as_array
 from .errors import InvalidInputError
 
-__all__ = ["Pose", "PoseDistance", "pose_distance", "poses_agree"]
+__all__ = ["Pose", "PoseDistance", "pose_distance", "poses_agree", "rotation_log"]
 
 _ROTATION_TOL = 1e-5  # max |R^T R - I| accepted for a rotation matrix
 
@@ -45,8 +48,9 @@ def _check_rotation(rotation: np.ndarray, name: str) -> None:
         )
 
 
-def _rotation_log(rotation: np.ndarray) -> np.ndarray:
-    """Axis-angle vector (3,) of a rotation matrix, accurate near 0 and near pi radians
+def rotation_log(rotation: np.ndarray) -> np.ndarray:
+    """Axis-angle vector (3,) float64, radians (the axis scaled by the angle), of a (3, 3)
+    rotation matrix, accurate near 0 and near pi radians
     (``cv2.Rodrigues`` returns 0 below about 1e-5 rad)."""
     r = rotation
     sin_axis = 0.5 * np.array([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])  # sin(a) n
@@ -64,6 +68,9 @@ def _rotation_log(rotation: np.ndarray) -> np.ndarray:
     if axis @ sin_axis < 0:
         axis = -axis
     return axis * angle
+
+
+_rotation_log = rotation_log  # the old private name, until rigidpose.track uses ``rotation_log``
 
 
 def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
@@ -96,16 +103,19 @@ class Pose:
         object.__setattr__(self, "translation", translation)
 
     @classmethod
-    def _of(cls, rotation: np.ndarray, translation: np.ndarray) -> Pose:
+    def unchecked(cls, rotation: np.ndarray, translation: np.ndarray) -> Pose:
         """A Pose of fresh float64 arrays, C-contiguous, that are a rotation and a translation by
-        construction (products and inverses of poses, Rodrigues): no copies, no checks. The
-        per-frame path makes a dozen of these; the checks would cost it 0.1 ms."""
+        construction (products and inverses of poses, Rodrigues): no copies, no checks; the
+        arrays are made read-only in place, so the caller must not hold on to them for writing.
+        The per-frame path makes a dozen of these; the checks would cost it 0.1 ms."""
         pose = object.__new__(cls)
         rotation.flags.writeable = False
         translation.flags.writeable = False
         object.__setattr__(pose, "rotation", rotation)
         object.__setattr__(pose, "translation", translation)
         return pose
+
+    _of = unchecked  # the old private name, until rigidpose.track uses ``unchecked``
 
     # -- factories --------------------------------------------------------------------------
     @classmethod
@@ -139,7 +149,7 @@ class Pose:
         rvec = as_array(np.reshape(np.asarray(rvec, dtype=np.float64), -1), "rvec", (3,))
         tvec = as_array(np.reshape(np.asarray(tvec, dtype=np.float64), -1), "tvec", (3,))
         rotation, _ = cv2.Rodrigues(rvec)
-        return cls._of(rotation, tvec.copy())
+        return cls.unchecked(rotation, tvec.copy())
 
     @classmethod
     def from_quat(cls, quat: np.ndarray, translation: np.ndarray, *, scalar_first: bool = False) -> Pose:
@@ -170,7 +180,7 @@ class Pose:
 
     def as_rvec_tvec(self) -> tuple[np.ndarray, np.ndarray]:
         """OpenCV's ``(rvec, tvec)``: (3,) float64 axis-angle in radians, (3,) float64 metres."""
-        return _rotation_log(self.rotation), self.translation.copy()
+        return rotation_log(self.rotation), self.translation.copy()
 
     def as_quat(self, *, scalar_first: bool = False) -> np.ndarray:
         """(4,) float64 unit quaternion (x, y, z, w), or (w, x, y, z) with ``scalar_first``.
@@ -207,7 +217,7 @@ class Pose:
     def inv(self) -> Pose:
         """The inverse transform: ``T_obj_cam = T_cam_obj.inv()``."""
         rotation_t = np.ascontiguousarray(self.rotation.T)
-        return Pose._of(rotation_t, -(rotation_t @ self.translation))
+        return Pose.unchecked(rotation_t, -(rotation_t @ self.translation))
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Transform points: (N, 3) or (3,) metres in the source frame -> same shape, target frame."""
@@ -221,7 +231,9 @@ class Pose:
         """Compose: ``T_a_c = T_a_b @ T_b_c`` (apply ``other`` first, then ``self``)."""
         if not isinstance(other, Pose):
             return NotImplemented
-        return Pose._of(self.rotation @ other.rotation, self.rotation @ other.translation + self.translation)
+        return Pose.unchecked(
+            self.rotation @ other.rotation, self.rotation @ other.translation + self.translation
+        )
 
     def allclose(self, other: Pose, *, atol_rad: float = 1e-9, atol_m: float = 1e-9) -> bool:
         """True when ``other`` is within ``atol_rad`` of rotation and ``atol_m`` of translation."""
@@ -250,7 +262,7 @@ def pose_distance(T_a: Pose, T_b: Pose) -> PoseDistance:
 
     Both poses must map between the same two frames (e.g. two estimates of ``T_cam_obj``).
     """
-    rvec = _rotation_log(T_a.rotation.T @ T_b.rotation)
+    rvec = rotation_log(T_a.rotation.T @ T_b.rotation)
     return PoseDistance(float(np.linalg.norm(rvec)), float(np.linalg.norm(T_a.translation - T_b.translation)))
 
 

@@ -201,10 +201,10 @@ def test_overlay_bench_times_every_overlay_and_writes_json(tmp_path):
 
 
 def test_check_suite_is_the_default_suites_kinds_with_other_seeds_and_photos():
-    from rigidpose.eval.bench import CHECK_PHOTOS, _check_specs, _suite
+    from rigidpose.eval.bench import CHECK_PHOTOS, check_suite_specs, default_suite_specs
 
-    suite = {name: spec for name, spec in _suite()}
-    specs = _check_specs()
+    suite = {name: spec for name, spec in default_suite_specs()}
+    specs = check_suite_specs()
     assert len(specs) == 2 * len(suite) and len({name for name, _, _ in specs}) == len(specs)
     suite_seeds = {spec["options"].seed for spec in suite.values()}
     for name, photo, options in specs:

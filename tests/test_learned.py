@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -115,12 +116,12 @@ def test_covered_keypoints_are_the_ones_something_hides(drill):
 
 
 def test_a_training_hand_covers_part_of_the_object_and_paints_only_where_it_covers(rng):
-    from rigidpose.synth.training import _hand_occluder
+    from rigidpose.synth.training import hand_occluder
 
     centre, extent = np.array([64.0, 64.0]), 60.0
     for _ in range(20):
         image = np.full((128, 128, 3), 0.5, np.float32)
-        coverage = _hand_occluder(image, centre, extent, rng)
+        coverage = hand_occluder(image, centre, extent, rng)
         assert coverage.shape == (128, 128) and 0 <= coverage.min() and coverage.max() == 1
         changed = np.any(image != 0.5, axis=2)
         assert not (changed & (coverage == 0)).any() and changed[coverage >= 0.5].mean() > 0.99
@@ -368,9 +369,10 @@ def _track_with_bad_network_runs(drill, path, patience, bad_runs, blind=False, k
     tracker = rp.Tracker([target], rp.Camera.load(path / "camera.yaml"), options)
     ground_truth = [p.T_cam_obj for p in rp.read_poses(path / "gt.jsonl") for p in p.objects]
     now, runs, bad_frames = [0], [], []
+    network_observe = LearnedDetector.observe
 
-    def observe(image, camera, T):
-        found = LearnedDetector.observe(tracker._tracks[0].learned, image, camera, T)
+    def observe(detector, image, camera, T):  # the tracker's only learned detector: the drill's
+        found = network_observe(detector, image, camera, T)
         if now[0] >= 10:
             runs.append(now[0])
             if len(runs) in bad_runs and len(found.pixels):
@@ -390,11 +392,9 @@ def _track_with_bad_network_runs(drill, path, patience, bad_runs, blind=False, k
         return found
 
     errors = []
-    with rp.FrameSource(path / "video.mp4") as source:
+    with rp.FrameSource(path / "video.mp4") as source, mock.patch.object(LearnedDetector, "observe", observe):
         for frame in source:
             now[0] = frame.index
-            if frame.index == 1:
-                tracker._tracks[0].learned.observe = observe
             T = tracker.update(frame)[0].T_cam_obj
             add = (
                 metrics.add(T, ground_truth[frame.index], drill.mesh.vertices) if T is not None else math.inf
@@ -518,7 +518,7 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
 
 
 def test_the_learned_bench_pools_frames_over_sequences_per_tracker():
-    from rigidpose.eval.learned_bench import _totals, format_totals
+    from rigidpose.eval.learned_bench import format_totals, tracker_totals
 
     def row(sequence, tracker, visible, add_visible, hidden, add_hidden, ms):
         return dict(
@@ -532,7 +532,7 @@ def test_the_learned_bench_pools_frames_over_sequences_per_tracker():
         row("b", "learned", 300, 0.5, 10, 0.3, 7.0),
         row("b", "learned-no-outline", 300, 0.5, 10, 0.1, 4.0),
     ]
-    totals = {t["tracker"]: t for t in _totals(rows)}
+    totals = {t["tracker"]: t for t in tracker_totals(rows)}
     assert list(totals) == ["learned", "learned-no-outline"]
     assert totals["learned"]["add_visible"] == pytest.approx((90 + 150) / 400)
     assert totals["learned"]["add_occluded"] == pytest.approx(0.3)  # "a" has no hidden frames

@@ -15,6 +15,8 @@ frame, times each ``update``, compares the poses with the ground truth and repor
 
 The default suite is rendered on first use and cached (``$RIGIDPOSE_CACHE`` or
 ``~/.cache/rigidpose``); any sequence folders written by ``rigidpose synth`` can be added.
+``default_suite_specs`` and ``check_suite_specs`` list what ``default_suite`` and ``check_suite``
+render, without rendering.
 """
 
 from __future__ import annotations
@@ -44,8 +46,11 @@ __all__ = [
     "DEFAULT_TRACKERS",
     "TRACKERS",
     "GroundTruth",
+    "check_suite",
+    "check_suite_specs",
     "check_trackers",
     "default_suite",
+    "default_suite_specs",
     "evaluate",
     "load_ground_truth",
     "run_bench",
@@ -158,7 +163,9 @@ def check_trackers(names: Sequence[str]) -> None:
 
 
 # -- the default suite -------------------------------------------------------------------------
-def _suite() -> list[tuple[str, dict[str, Any]]]:
+def default_suite_specs() -> list[tuple[str, dict[str, Any]]]:
+    """The default suite's sequences, unrendered: (name, {"options": SequenceOptions, "photo":
+    background photo's name}) each; ``default_suite`` renders them."""
     from ..synth import SequenceOptions, TrajectoryOptions
 
     base = SequenceOptions(frames=150, seed=11)
@@ -296,15 +303,16 @@ def default_suite(frames: int | None = None, progress: bool = True) -> list[Path
     root = cache_dir() / f"suite-v{SUITE_VERSION}" / (f"frames-{frames}" if frames else "full")
     specs = [
         (name, spec["photo"], spec["options"] if frames is None else replace(spec["options"], frames=frames))
-        for name, spec in _suite()
+        for name, spec in default_suite_specs()
     ]
     return _rendered(specs, root, progress)
 
 
-def _check_specs() -> list[tuple[str, str, Any]]:
-    """The check suite's (name, photo, SequenceOptions): see ``check_suite``."""
+def check_suite_specs() -> list[tuple[str, str, Any]]:
+    """The check suite's sequences, unrendered: (name, background photo's name, SequenceOptions)
+    each; ``check_suite`` renders them."""
     specs = []
-    for name, spec in _suite():
+    for name, spec in default_suite_specs():
         options = spec["options"]
         specs.append((f"{name}-check1", spec["photo"], replace(options, seed=options.seed + 100)))
         specs.append(
@@ -322,7 +330,7 @@ def check_suite(frames: int | None = None, progress: bool = True) -> list[Path]:
     root = cache_dir() / f"suite-v{SUITE_VERSION}" / (f"check-frames-{frames}" if frames else "check")
     specs = [
         (name, photo, options if frames is None else replace(options, frames=frames))
-        for name, photo, options in _check_specs()
+        for name, photo, options in check_suite_specs()
     ]
     return _rendered(specs, root, progress)
 

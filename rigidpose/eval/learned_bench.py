@@ -12,7 +12,8 @@
 - **Per row**: ADD(-S) < 0.1 d (d: the object's diameter) in frames where the object is at least
   70 % visible, in frames with 30-50 % of it hidden, poses reported in frames where it is absent,
   the median and 90th-percentile ADD error, and the median milliseconds per frame; then one
-  row per tracker over all sequences (frames pooled, the median of the sequences' milliseconds).
+  row per tracker over all sequences (frames pooled, the median of the sequences' milliseconds):
+  ``tracker_totals`` computes those rows from the per-sequence ones, ``format_totals`` prints them.
 - **Inference cost**: onnxruntime alone on 640x480 frames: the crop (tracking) and the whole-frame
   search at each scale, median milliseconds, with the threads the tracker uses (2).
 """
@@ -37,7 +38,7 @@ from ..target import Target
 from . import metrics
 from .bench import cache_dir, load_ground_truth
 
-__all__ = ["DEFAULT_MODEL", "run_learned_bench"]
+__all__ = ["DEFAULT_MODEL", "format_totals", "run_learned_bench", "tracker_totals"]
 
 LEARNED_SUITE_VERSION = 1
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "drill.onnx"
@@ -276,7 +277,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def tracker_totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per tracker, over all sequences: the shares of frames within 0.1 d (visible, half
     hidden), false poses, and the median over sequences of their median ms per frame."""
     totals = []
@@ -346,7 +347,7 @@ def run_learned_bench(
         for path in paths
         for name, options in trackers.items()
     ]
-    totals = _totals(rows)
+    totals = tracker_totals(rows)
     with FrameSource(paths[0] / "video.mp4") as source:
         frame = next(iter(source)).image
     cost = _inference_cost(target, frame)

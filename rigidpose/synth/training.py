@@ -12,8 +12,8 @@ rather than one look of it:
   two coloured lights from random directions and an ambient level;
 - **clutter**: random boxes, cylinders and spheres around and in front of it, image-space blobs
   covering part of it (``occluder_share`` of the images; ``hand_share`` of them hands: palm,
-  fingers, thumb and arm at any angle, in skin tones or a glove's colour), and ``empty_share``
-  images without it, to learn absence;
+  fingers, thumb and arm at any angle, in skin tones or a glove's colour: ``hand_occluder``),
+  and ``empty_share`` images without it, to learn absence;
 - **backgrounds**: scikit-image photos *other than* those the benchmark's sequences use, and
   procedural noise, stripes and shapes unlike the sequences' ones; so the benchmark is held out;
 - **camera**: blur (defocus or motion), gain, gamma, colour balance, sensor noise and JPEG.
@@ -47,7 +47,7 @@ from ..targets.keypoints import canonical_pose
 from .effects import sensor_noise
 from .trajectory import look_at_pose
 
-__all__ = ["TRAINING_PHOTOS", "TrainingSet", "TrainingSetOptions", "render_training_set"]
+__all__ = ["TRAINING_PHOTOS", "TrainingSet", "TrainingSetOptions", "hand_occluder", "render_training_set"]
 
 TRAINING_PHOTOS = (
     "brick", "camera", "clock", "coins", "colorwheel", "grass", "gravel", "moon", "page",
@@ -214,7 +214,7 @@ def _blob_occluder(
     return coverage
 
 
-def _hand_occluder(
+def hand_occluder(
     image: np.ndarray, centre_px: np.ndarray, extent_px: float, rng: np.random.Generator
 ) -> np.ndarray:
     """Paints a hand over part of the object: a palm, four fingers of random lengths and spread,
@@ -473,7 +473,7 @@ def render_training_set(
                     extent = max(float(np.ptp(xs)), float(np.ptp(ys)), 4.0)
                     # no draw without hands: the shipped model's renders stay as they were
                     hand = options.hand_share > 0 and rng.uniform() < options.hand_share
-                    paint = _hand_occluder if hand else _blob_occluder
+                    paint = hand_occluder if hand else _blob_occluder
                     blob = paint(image, centre_px, extent, rng) >= 0.5
                     seen &= ~blob
                     in_front |= on_object & blob

@@ -22,7 +22,7 @@ from ..camera import Camera
 from ..errors import InvalidInputError
 from ..geometry import Pose
 from ..target import Appearance, Target
-from .register import _raycaster, features_on_mesh
+from .register import features_on_mesh, mesh_raycaster
 
 __all__ = ["MeshRegistration", "target_from_mesh"]
 
@@ -90,7 +90,7 @@ def target_from_mesh(
     centre = (low + high) / 2.0
     diameter = float(np.linalg.norm(high - low))
     distance = diameter / 2.0 / math.tan(FOV_RAD / 2.0) / FILL
-    scene = _raycaster(mesh)
+    scene = mesh_raycaster(mesh)
     face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
     renderer = TargetRenderer(Target(name, mesh), camera, supersample=2)
     kernel = np.ones((2 * SILHOUETTE_MARGIN_PX + 1,) * 2, np.uint8)

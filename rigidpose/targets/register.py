@@ -15,6 +15,9 @@ Correspondence file (JSON)::
 The clicked 3D points must lie on the mesh: when they do not, or when another of the known units
 (``MESH_UNITS``) would put them on it, ``register_target`` refuses, naming the unit to try (a
 mesh read with the wrong ``--units`` is 10, 100 or 1000 times too large or too small).
+
+``mesh_raycaster`` and ``features_on_mesh`` (cast a photo's features onto the mesh) are shared
+with ``targets.from_mesh``, which renders its own photos of a textured mesh.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from ..target import MESH_UNITS, Appearance, Target
 __all__ = [
     "PhotoRegistration",
     "check_points_on_mesh",
+    "features_on_mesh",
     "load_correspondences",
+    "mesh_raycaster",
     "pose_from_correspondences",
     "register_target",
 ]
@@ -113,7 +118,9 @@ class PhotoRegistration:
     features_on_mesh: int
 
 
-def _raycaster(mesh: object) -> object:
+def mesh_raycaster(mesh: object) -> object:
+    """An open3d ``RaycastingScene`` of ``mesh`` (a ``trimesh.Trimesh``, metres, object frame),
+    for ``features_on_mesh``; ``BackendMissingError`` without open3d."""
     try:
         import open3d as o3d
     except ImportError:
@@ -132,7 +139,7 @@ def features_on_mesh(
     """Cast each pixel's ray onto the mesh seen at ``T_cam_obj``.
 
     Args:
-        scene: an open3d ``RaycastingScene`` of the mesh (``_raycaster``).
+        scene: an open3d ``RaycastingScene`` of the mesh (``mesh_raycaster``).
         face_normals: (F, 3) the mesh's outward face normals, object frame.
         pixels: (N, 2) feature positions in an image of ``camera``.
     Returns:
@@ -161,7 +168,7 @@ def check_points_on_mesh(
     """Refuse clicked points that are not on the mesh, naming the unit that would put them there.
 
     Args:
-        scene: an open3d ``RaycastingScene`` of ``mesh`` (``_raycaster``).
+        scene: an open3d ``RaycastingScene`` of ``mesh`` (``mesh_raycaster``).
         mesh: ``trimesh.Trimesh``, metres.
         points_obj: (N, 3) metres, mesh frame: the clicked 3D points.
         label: what the points belong to, for the message (``photo 1``).
@@ -257,7 +264,7 @@ def register_target(
         raise InvalidInputError("photos: expected at least one photo")
     if mesh_units is not None:
         check_choice(mesh_units, "mesh_units", tuple(MESH_UNITS))
-    scene = _raycaster(mesh)
+    scene = mesh_raycaster(mesh)
     face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
     all_descriptors, all_points, reports, images, keypoints = [], [], [], [], []
     for index, (image, camera, points_obj, pixels) in enumerate(photos):
