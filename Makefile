@@ -31,6 +31,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check rigidpose tests demos
 	$(BIN)/ruff format --check rigidpose tests demos
+	$(BIN)/mypy rigidpose
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache *.egg-info

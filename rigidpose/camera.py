@@ -25,6 +25,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from ._files import atomic_write_text
 from ._validate import as_array, check_choice, check_positive
@@ -72,6 +73,7 @@ class Camera:
     width: int
     height: int
     dist_coeffs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    _distorted: bool = field(default=False, init=False, repr=False, compare=False)  # set from dist_coeffs
 
     def __post_init__(self) -> None:
         K = as_array(self.K, "K", (3, 3), readonly=True)
@@ -111,7 +113,7 @@ class Camera:
         cy: float,
         width: int,
         height: int,
-        dist_coeffs: np.ndarray | list[float] = (),
+        dist_coeffs: npt.ArrayLike = (),
     ) -> Camera:
         """From focal lengths and principal point (pixels) and the image size."""
         K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]], dtype=np.float64)

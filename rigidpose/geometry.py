@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from ._validate import as_array
 from .errors import InvalidInputError
@@ -141,7 +142,7 @@ class Pose:
         return cls(rotation, m[:3, 3])
 
     @classmethod
-    def from_rvec_tvec(cls, rvec: np.ndarray, tvec: np.ndarray) -> Pose:
+    def from_rvec_tvec(cls, rvec: npt.ArrayLike, tvec: npt.ArrayLike) -> Pose:
         """From OpenCV's axis-angle ``rvec`` (3,) radians and ``tvec`` (3,) metres.
 
         ``(rvec, tvec)`` as returned by ``cv2.solvePnP`` give ``T_cam_obj``.

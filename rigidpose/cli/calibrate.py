@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ import rigidpose as rp
 from rigidpose.outputs import check_output_file, has_json_key, is_camera_file
 
 from .common import two_ints
+
+if TYPE_CHECKING:
+    from rigidpose.calib import Board
 
 _PATTERN = "inner corners as COLSxROWS, e.g. 9x6"
 
@@ -45,7 +49,7 @@ def _cmd_board(args: argparse.Namespace) -> int:
     return 0
 
 
-def _board_from_args(args: argparse.Namespace) -> object:
+def _board_from_args(args: argparse.Namespace) -> Board:
     """The board of --chessboard/--square-m, of --board FILE [--square-m measured], or (``rigidpose
     board`` without either) the ChArUco board for --paper."""
     from rigidpose.calib import Board

@@ -92,7 +92,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     overlay, window = _overlay_and_window(args, targets, camera)
     posed = dict.fromkeys((t.name for t in targets), 0)
     refined = 0
-    times_ms = []
+    times_ms: list[float] = []
     last_image = [None]
 
     def show_status(text: str) -> None:

@@ -170,7 +170,8 @@ def _cost_rows(path: Path, frames: int = 60) -> list[dict[str, Any]]:
     rows = []
     for backend in ("legacy", "tensor"):
         aligner = DepthAligner(gt.target, gt.camera, AlignOptions(backend=backend))
-        times_ms, errors_mm, kept = [], [], 0
+        times_ms: list[float] = []
+        errors_mm, kept = [], 0
         with RGBDSource(gt.video, gt.path / "depth") as source:
             for frame, T_gt, visible in zip(source, gt.T_cam_obj, gt.visib_fract):
                 if len(times_ms) >= frames:

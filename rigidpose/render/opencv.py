@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -31,6 +32,9 @@ from ..errors import InvalidInputError
 from ..geometry import Pose
 from ..io import ObjectPose
 from ..target import Target, outward_surface
+
+if TYPE_CHECKING:
+    import trimesh
 
 __all__ = ["DRAWINGS", "OBJECT_COLORS", "STATE_COLORS", "Painter", "contact_sheet", "fold_edges"]
 
@@ -63,7 +67,9 @@ _SEGMENT_PX = 12.0  # with lens distortion, edges are drawn through a projected 
 _MAX_PIECES = 16
 
 
-def fold_edges(mesh: object, min_angle_rad: float = math.radians(20)) -> tuple[np.ndarray, np.ndarray]:
+def fold_edges(
+    mesh: trimesh.Trimesh, min_angle_rad: float = math.radians(20)
+) -> tuple[np.ndarray, np.ndarray]:
     """Edges (E, 2) vertex indices where the surface folds by more than ``min_angle_rad`` or
     ends, and for each the (E, 2) faces beside it (-1 for none). The diagonals of flat faces
     are left out, also where the file's winding is inconsistent (normals opposite)."""
@@ -72,7 +78,7 @@ def fold_edges(mesh: object, min_angle_rad: float = math.radians(20)) -> tuple[n
     return edges[folds], beside[folds]
 
 
-def _mesh_edges(mesh: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mesh_edges(mesh: trimesh.Trimesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every edge (E, 2) once, its (E, 2) faces (-1 where the surface ends) and the (E,) angle
     between the faces' normals in [0, pi] (pi where the surface ends, and for a flat pair wound
     inconsistently)."""

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import trimesh
 
 __all__ = ["textured_box"]
 
@@ -12,7 +17,7 @@ __all__ = ["textured_box"]
 _FACES = ((0, 1, 1, 2), (0, -1, 2, 1), (1, 1, 2, 0), (1, -1, 0, 2), (2, 1, 0, 1), (2, -1, 1, 0))
 
 
-def textured_box(extents_m: tuple[float, float, float], faces: list[np.ndarray]) -> object:
+def textured_box(extents_m: tuple[float, float, float], faces: list[np.ndarray]) -> trimesh.Trimesh:
     """A box (``trimesh.Trimesh``, metres, centred on the origin) with one image on each face.
 
     Args:
@@ -27,7 +32,9 @@ def textured_box(extents_m: tuple[float, float, float], faces: list[np.ndarray])
     h, w = faces[0].shape[:2]
     atlas = np.zeros((2 * h, 3 * w, 3), np.uint8)  # 3 x 2 tiles, face k at column k % 3, row k // 3
     half = np.asarray(extents_m, dtype=np.float64) / 2.0
-    vertices, uvs, triangles = [], [], []
+    vertices: list[np.ndarray] = []
+    uvs: list[tuple[float, float]] = []
+    triangles: list[tuple[int, int, int]] = []
     for k, (axis, sign, u_axis, v_axis) in enumerate(_FACES):
         col, row = k % 3, k // 3
         atlas[row * h : (row + 1) * h, col * w : (col + 1) * w] = faces[k]

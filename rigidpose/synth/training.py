@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -46,6 +47,9 @@ from ..target import Target, outward_surface
 from ..targets.keypoints import canonical_pose
 from .effects import sensor_noise
 from .trajectory import look_at_pose
+
+if TYPE_CHECKING:
+    import trimesh
 
 __all__ = ["TRAINING_PHOTOS", "TrainingSet", "TrainingSetOptions", "hand_occluder", "render_training_set"]
 
@@ -336,13 +340,13 @@ class _Scene:
         self.camera_node = None
         self.renderer = offscreen_renderer(size_px * _SUPERSAMPLE, size_px * _SUPERSAMPLE)
 
-    def _primitive(self, mesh: object) -> object:
+    def _primitive(self, mesh: trimesh.Trimesh) -> Any:
         pyrender = self.pyrender
         material = pyrender.MetallicRoughnessMaterial(baseColorFactor=np.ones(4), doubleSided=True)
         return pyrender.Mesh.from_trimesh(mesh, material=material, smooth=False).primitives[0]
 
     @staticmethod
-    def _paint(node: object, rng: np.random.Generator, rgb: np.ndarray | None = None, part: int = 0) -> None:
+    def _paint(node: Any, rng: np.random.Generator, rgb: np.ndarray | None = None, part: int = 0) -> None:
         material = node.mesh.primitives[part].material
         material.baseColorFactor = np.append(rng.uniform(0.05, 1.0, 3) if rgb is None else rgb, 1.0)
         material.metallicFactor = float(rng.uniform(0.0, 0.7)) if rng.uniform() < 0.3 else 0.0

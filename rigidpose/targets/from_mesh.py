@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -23,6 +24,9 @@ from ..errors import InvalidInputError
 from ..geometry import Pose
 from ..target import Appearance, Target
 from .register import features_on_mesh, mesh_raycaster
+
+if TYPE_CHECKING:
+    import trimesh
 
 __all__ = ["MeshRegistration", "target_from_mesh"]
 
@@ -51,7 +55,7 @@ def view_directions(count: int) -> np.ndarray:
 
 
 def target_from_mesh(
-    mesh: object,
+    mesh: trimesh.Trimesh,
     name: str,
     features: str = "sift",
     views: int = 20,
@@ -94,7 +98,8 @@ def target_from_mesh(
     face_normals = np.asarray(mesh.face_normals, dtype=np.float64)
     renderer = TargetRenderer(Target(name, mesh), camera, supersample=2)
     kernel = np.ones((2 * SILHOUETTE_MARGIN_PX + 1,) * 2, np.uint8)
-    descriptors, points, images, found_total = [], [], [], 0
+    descriptors, points, found_total = [], [], 0
+    images: list[np.ndarray] = []
     try:
         for index, direction in enumerate(tqdm(view_directions(views), unit="view", disable=not progress)):
             down = np.array([0.0, 0.0, -1.0]) if abs(direction[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
@@ -128,6 +133,6 @@ def target_from_mesh(
     return target, MeshRegistration(views, found_total, kept)
 
 
-def _texture_image(mesh: object) -> object:
+def _texture_image(mesh: trimesh.Trimesh) -> Any:
     material = getattr(mesh.visual, "material", None)
     return getattr(material, "image", None) or getattr(material, "baseColorTexture", None)

@@ -14,16 +14,22 @@ right up to the symmetry, which is what ADD-S and MSSD measure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ..geometry import Pose
 
+if TYPE_CHECKING:
+    import trimesh
+
 __all__ = ["canonical_pose", "farthest_point_keypoints"]
 
 
-def farthest_point_keypoints(mesh: object, count: int = 8, seed: int = 0, samples: int = 20000) -> np.ndarray:
+def farthest_point_keypoints(
+    mesh: trimesh.Trimesh, count: int = 8, seed: int = 0, samples: int = 20000
+) -> np.ndarray:
     """The centre of ``mesh``'s bounds followed by ``count`` farthest-point samples of its surface.
 
     Args:

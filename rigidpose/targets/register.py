@@ -27,6 +27,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -38,6 +39,9 @@ from ..geometry import Pose
 from ..io import as_bgr8
 from ..solve import reprojection_rms_px
 from ..target import MESH_UNITS, Appearance, Target
+
+if TYPE_CHECKING:
+    import trimesh
 
 __all__ = [
     "PhotoRegistration",
@@ -118,7 +122,7 @@ class PhotoRegistration:
     features_on_mesh: int
 
 
-def mesh_raycaster(mesh: object) -> object:
+def mesh_raycaster(mesh: trimesh.Trimesh) -> Any:
     """An open3d ``RaycastingScene`` of ``mesh`` (a ``trimesh.Trimesh``, metres, object frame),
     for ``features_on_mesh``; ``BackendMissingError`` without open3d."""
     try:
@@ -134,7 +138,7 @@ def mesh_raycaster(mesh: object) -> object:
 
 
 def features_on_mesh(
-    scene: object, face_normals: np.ndarray, pixels: np.ndarray, camera: Camera, T_cam_obj: Pose
+    scene: Any, face_normals: np.ndarray, pixels: np.ndarray, camera: Camera, T_cam_obj: Pose
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cast each pixel's ray onto the mesh seen at ``T_cam_obj``.
 
@@ -163,7 +167,7 @@ def features_on_mesh(
 
 
 def check_points_on_mesh(
-    scene: object, mesh: object, points_obj: np.ndarray, label: str, mesh_units: str | None = None
+    scene: Any, mesh: trimesh.Trimesh, points_obj: np.ndarray, label: str, mesh_units: str | None = None
 ) -> None:
     """Refuse clicked points that are not on the mesh, naming the unit that would put them there.
 
@@ -235,7 +239,7 @@ def check_points_on_mesh(
 
 
 def register_target(
-    mesh: object,
+    mesh: trimesh.Trimesh,
     photos: Sequence[tuple[np.ndarray, Camera, np.ndarray, np.ndarray]],
     name: str,
     features: str = "sift",
