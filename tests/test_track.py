@@ -122,12 +122,13 @@ def test_a_sudden_move_is_warped_again_and_fitted_as_well_as_at_rest(
     for max_warps, detections_expected in ((1, 2), (rp.TrackerOptions().max_warps, 1)):
         tracker = rp.Tracker([target], CAMERA, rp.TrackerOptions(max_warps=max_warps, smooth_min_cutoff_hz=0))
         detections: list[int] = []
+        (follower,) = tracker._followers
 
-        def counted(track, gray, detections=detections, detect=tracker._detect):
+        def counted(track, frame, detections=detections, detect=follower.detect):
             detections.append(1)
-            return detect(track, gray)
+            return detect(track, frame)
 
-        tracker._detect = counted
+        follower.detect = counted
         for i, T_true in enumerate((T_rest, T_moved)):
             frame = background.copy()
             paint(frame, image, target, T_true)
@@ -307,7 +308,8 @@ def test_colour_and_gray_frames_give_the_same_poses(sheets, background):
     colour, gray = rp.Tracker([target], CAMERA), rp.Tracker([target], CAMERA)
     warp_fails = {12, 13, 20}  # plain flow on these frames, from the last region
     for tracker in (colour, gray):
-        reanchor = tracker._reanchor_sheet
+        (follower,) = tracker._followers
+        reanchor = follower.reanchor
 
         def failing(track, frame, T, *args, tracker=tracker, reanchor=reanchor, **kwargs):
             return (
@@ -316,7 +318,7 @@ def test_colour_and_gray_frames_give_the_same_poses(sheets, background):
                 else reanchor(track, frame, T, *args, **kwargs)
             )
 
-        tracker._reanchor_sheet = failing
+        follower.reanchor = failing
     for i, T_true in enumerate(trajectory(25)):
         frame = background.copy()
         paint(frame, image, target, T_true)
@@ -333,6 +335,24 @@ def test_colour_and_gray_frames_give_the_same_poses(sheets, background):
         elif i > 0:
             region, x0, y0 = colour._tracks[0].follow_from
             assert region.size < 0.5 * CAMERA.width * CAMERA.height and (x0, y0) != (0, 0)
+
+
+def test_states_are_reported_as_the_plain_strings_of_io_states(sheets, background):
+    """The tracker's states are an enum whose values are ``rp.STATES``; results carry the plain
+    strings (their repr and JSON unchanged): searching, tracking, then lost."""
+    from rigidpose.track.state import State
+
+    assert tuple(State) == rp.STATES and all(s == s.value for s in State)
+    image, target = sheets[0]
+    tracker = rp.Tracker([target], CAMERA)
+    frame = background.copy()
+    paint(frame, image, target, trajectory(1)[0])
+    results = [tracker.update(image)[0] for image in (background, frame, background)]
+    assert [r.state for r in results] == ["searching", "tracking", "lost"]
+    for result in results:
+        assert type(result.state) is str and f"state='{result.state}'" in repr(result)
+        assert type(result.as_json()["state"]) is str
+        assert rp.ObjectPose.from_json(result.as_json()).state == result.state
 
 
 def test_gray_frame_converts_regions_as_the_whole_frame_would():
@@ -448,7 +468,7 @@ def test_an_ambiguous_flip_is_told_apart_by_the_sheets_own_image(sheets, backgro
     points fit worse, so the other wins. (Closer, the warps alone pull the mirror pose back.)"""
     import dataclasses
 
-    import rigidpose.track.tracker as track_module
+    import rigidpose.track.mesh as detection_module  # a sheet's detection: features and PnP
 
     image, target = sheets[0]
     T_true = rp.Pose.from_rvec_tvec([0.12, -0.08, 0.2], [0.03, -0.02, 2.2])
@@ -463,13 +483,13 @@ def test_an_ambiguous_flip_is_told_apart_by_the_sheets_own_image(sheets, backgro
     frame = background.copy()
     paint_supersampled(frame, image, target, T_true)
 
-    solve = track_module.solve_pose
+    solve = detection_module.solve_pose
 
     def picks_the_flip(*args, **kwargs):  # the solver's tie went the wrong way
         estimate = solve(*args, **kwargs)
         return dataclasses.replace(estimate, T_cam_obj=T_flip, ambiguous=True, alternative=estimate.T_cam_obj)
 
-    monkeypatch.setattr(track_module, "solve_pose", picks_the_flip)
+    monkeypatch.setattr(detection_module, "solve_pose", picks_the_flip)
     result = rp.Tracker([target], CAMERA).update(frame)[0]
     assert result.state == "tracking"
     assert rp.pose_distance(result.T_cam_obj, T_true).rotation_rad < math.radians(1.0)

@@ -1,5 +1,5 @@
-"""A target found by its keypoint network: the network on the whole frame to find it, then
-surface points followed by flow with the network on a crop every few frames to anchor them,
+"""A target found by its keypoint network (its ``Follower``: ``LearnedFollower``): the network
+on the whole frame to find it, then surface points followed by flow with the network on a crop every few frames to anchor them,
 and the outline lined up with the frame's edges."""
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ if TYPE_CHECKING:
     from .state import TrackState
     from .view import GrayFrame
 
-__all__ = ["SEARCH_INLIERS", "TRACKING_INLIERS", "follow_learned", "search_learned", "surface_caster"]
+__all__ = [
+    "SEARCH_INLIERS",
+    "TRACKING_INLIERS",
+    "LearnedFollower",
+    "follow_learned",
+    "search_learned",
+    "surface_caster",
+]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,23 @@ with five, the drill model posed the drill 13 times in 455 frames of real footag
 TRACKING_INLIERS = 5
 """Keypoint inliers a crop look needs while the target is tracked (the crop is where the last
 pose puts it): a hand over half of the drill leaves five or six of its nine keypoints."""
+
+
+class LearnedFollower:
+    """The ``Follower`` of a target with a keypoint model: ``search_learned`` to find it,
+    ``follow_learned`` to follow it (both on the frame's BGR image, ``GrayFrame.bgr``)."""
+
+    def __init__(self, options: TrackerOptions, camera: Camera) -> None:
+        self.options, self.camera = options, camera
+
+    def detect(self, track: TrackState, frame: GrayFrame) -> Pose | None:
+        return search_learned(self.options, self.camera, frame.bgr(), track, frame.full())
+
+    def follow(self, track: TrackState, frame: GrayFrame) -> Pose | None:
+        return follow_learned(self.options, self.camera, frame.bgr(), track, frame)
+
+    def confirm(self, track: TrackState, T: Pose) -> Pose | None:
+        return T
 
 
 def surface_caster(target: Target) -> MeshCaster | None:

@@ -1,5 +1,5 @@
-"""A printed sheet, followed through its own image: the sheet warper (its image warped into a
-predicted view, lens distortion included), re-anchoring (points followed from that warp into
+"""A printed sheet, followed through its own image: its ``Follower`` (``SheetFollower``), the
+sheet warper (its image warped into a predicted view, lens distortion included), re-anchoring (points followed from that warp into
 the frame, the pose fitted, warped again when it moved), the choice between a detection's two
 planar poses, and the gates on a sheet's pose (fits as usual, corners certain enough)."""
 
@@ -16,7 +16,8 @@ import numpy as np
 from ..camera import Camera
 from ..geometry import Pose
 from ..targets.planar import planar_corners_obj
-from .flow import FLOW_CRITERIA, corner_uncertainty_px, fit, median, project
+from .flow import FLOW_CRITERIA, corner_uncertainty_px, fit, follow, median, project
+from .mesh import detect_features
 
 if TYPE_CHECKING:
     from ..solve import PoseEstimate
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .view import GrayFrame
 
 __all__ = [
+    "SheetFollower",
     "SheetWarper",
     "accept_detection",
     "certain_enough",
@@ -36,6 +38,65 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class SheetFollower:
+    """The ``Follower`` of a printed sheet: features to find it, accepted only when its warped
+    image lines up with the frame; followed through its own image warped into the predicted
+    pose (plain flow from the last frame when that fails); a pose reported only when its
+    points fit as usual and pin its corners down (``fits_as_usual``, ``certain_enough``)."""
+
+    def __init__(self, options: TrackerOptions, camera: Camera) -> None:
+        self.options, self.camera = options, camera
+        self._grid: np.ndarray | None = None
+
+    @property
+    def grid(self) -> np.ndarray:
+        """``normalized_grid(camera, SheetWarper.GRID_STEP)``, made on first use."""
+        if self._grid is None:
+            self._grid = normalized_grid(self.camera, SheetWarper.GRID_STEP)
+        return self._grid
+
+    def detect(self, track: TrackState, frame: GrayFrame) -> Pose | None:
+        found = detect_features(self.options, self.camera, track, frame)
+        if found is None:
+            return None
+        return accept_detection(
+            track, found[1], lambda T: self.reanchor(track, frame, T, min_share=0.6, fresh=True)
+        )
+
+    def follow(self, track: TrackState, frame: GrayFrame) -> Pose | None:
+        T_pred = track.predict()
+        track.since_anchor += 1
+        T = None if T_pred is None else self.reanchor(track, frame, T_pred)
+        if T is None:
+            T = follow(self.options, self.camera, track, frame)
+        if T is not None and not fits_as_usual(self.options, track):
+            log.debug(
+                "%s: points fit to %.2f px, not %.2f: found afresh",
+                track.target.name,
+                track.residual_px,
+                track.usual_residual_px,
+            )
+            return None
+        return T
+
+    def confirm(self, track: TrackState, T: Pose) -> Pose | None:
+        """``T`` when the sheet's corners are certain enough at it (then the running mean of
+        the fit's residual takes this frame's in); else None."""
+        if not certain_enough(self.options, self.camera, track, T):
+            return None
+        usual = track.usual_residual_px
+        track.usual_residual_px = (
+            track.residual_px if usual is None else 0.9 * usual + 0.1 * track.residual_px
+        )
+        return T
+
+    def reanchor(
+        self, track: TrackState, frame: GrayFrame, T: Pose, min_share: float = 0.3, fresh: bool = False
+    ) -> Pose | None:
+        """``reanchor`` with this follower's options, camera and grid."""
+        return reanchor(self.options, self.camera, self.grid, track, frame, T, min_share, fresh)
 
 
 # -- per-frame geometry helpers ---------------------------------------------------------------

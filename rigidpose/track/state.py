@@ -1,14 +1,13 @@
-"""``TrackState``: what the tracker knows of one target between frames, and the names of the
-states a target is in (``io.STATES``)."""
+"""``TrackState``: what the tracker knows of one target between frames, and ``State``, the
+states a target is in (their values are ``io.STATES``)."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from ..io import STATES
 
 if TYPE_CHECKING:
     from ..align import DepthAligner, MeshCaster
@@ -20,10 +19,16 @@ if TYPE_CHECKING:
     from .sheet import SheetWarper
     from .smoother import PoseSmoother
 
-__all__ = ["LOST", "SEARCHING", "TRACKING", "TrackState"]
+__all__ = ["State", "TrackState"]
 
-SEARCHING, TRACKING, LOST = STATES
-"""Not found yet (or since ``reset``); found and followed; lost after being followed."""
+
+class State(str, enum.Enum):
+    """A target's state; each equals its value, the string ``ObjectPose.state`` reports
+    (``io.STATES``, in this order)."""
+
+    SEARCHING = "searching"  # not found yet (or since ``Tracker.reset``)
+    TRACKING = "tracking"  # found and followed
+    LOST = "lost"  # lost after being followed
 
 
 @dataclass
@@ -41,7 +46,7 @@ class TrackState:
     disputes: int = 0  # network runs in a row whose pose the followed points disagreed with
     caster: MeshCaster | None = None  # rays onto a learned target's mesh (None without open3d)
     outline: SilhouetteRefiner | None = None  # a learned target's silhouette refinement
-    state: str = SEARCHING
+    state: State = State.SEARCHING
     T_raw: Pose | None = None
     T_before: Pose | None = None  # the raw pose one frame earlier, for the motion model
     points_obj: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
@@ -87,7 +92,18 @@ class TrackState:
         for name, value in zip(self._FOLLOWED, followed, strict=True):
             setattr(self, name, value)
 
-    def drop(self, state: str) -> None:
+    def found(self, T: Pose) -> None:
+        """Found (detected or followed) at raw pose ``T`` this frame: now tracking."""
+        self.T_before, self.T_raw = (self.T_raw if self.state == State.TRACKING else None), T
+        self.state = State.TRACKING
+
+    def lost(self) -> None:
+        """Not found this frame: lost when it was followed (or lost) before, else still
+        searching; what was followed is forgotten."""
+        self.drop(State.LOST if self.state in (State.TRACKING, State.LOST) else State.SEARCHING)
+
+    def drop(self, state: State) -> None:
+        """Forget what was followed and go to ``state``."""
         self.state, self.T_raw, self.T_before = state, None, None
         self.usual_residual_px = self.prediction_error_px = None
         self.follow_from = self.found_in = None

@@ -1,6 +1,6 @@
-"""``Tracker``: the orchestrator. Per target and frame: follow it if tracking (a sheet through its
-own warp, a learned target with its network and surface points, any other by plain flow with a
-detection nearby now and then), else detect it, then update its state and smooth the pose."""
+"""``Tracker``: the orchestrator. Per target and frame: follow it if tracking, else detect it
+(through the target's ``Follower``: a sheet's, a textured mesh's or a learned target's), then
+update its state, refine the pose with depth when there is depth and smooth it."""
 
 from __future__ import annotations
 
@@ -12,22 +12,21 @@ import numpy as np
 from .._validate import check_type
 from ..align import Alignment, AlignOptions, DepthAligner
 from ..camera import Camera
-from ..detect.features import FeatureDetector, extract_features
+from ..detect.features import FeatureDetector
 from ..detect.learned import LearnedDetector
-from ..detect.observations import Observations
 from ..errors import InvalidInputError
-from ..geometry import Pose, poses_agree
+from ..geometry import Pose
 from ..io import Frame, ObjectPose, as_bgr8
 from ..silhouette import SilhouetteRefiner
-from ..solve import solve_pose
 from ..target import Target, as_targets
 from ..targets.planar import sheet_image
-from . import sheet as sheets
-from .flow import follow
-from .learned import follow_learned, search_learned, surface_caster
+from .follower import Follower
+from .learned import LearnedFollower, surface_caster
+from .mesh import MeshFollower
 from .options import TrackerOptions
+from .sheet import SheetFollower, SheetWarper
 from .smoother import PoseSmoother
-from .state import LOST, SEARCHING, TRACKING, TrackState
+from .state import State, TrackState
 from .view import GrayFrame
 
 __all__ = ["Tracker"]
@@ -82,7 +81,7 @@ class Tracker:
                 TrackState(
                     target,
                     FeatureDetector(target, self.options.features) if learned is None else None,
-                    None if sheet is None or learned is not None else sheets.SheetWarper(*sheet),
+                    None if sheet is None or learned is not None else SheetWarper(*sheet),
                     PoseSmoother(self.options.smooth_min_cutoff_hz, self.options.smooth_beta, camera.fx),
                     learned,
                     caster=caster,
@@ -91,8 +90,7 @@ class Tracker:
                     else SilhouetteRefiner(target, self.options.silhouette, caster),
                 )
             )
-        self._bgr: np.ndarray | None = None
-        self._grid: np.ndarray | None = None
+        self._followers = self._make_followers()  # one per target, as _tracks
         self._previous_ms: float | None = None
 
     @property
@@ -102,7 +100,7 @@ class Tracker:
     def reset(self) -> None:
         """Forget every target's state (a new video)."""
         for track in self._tracks:
-            track.drop(SEARCHING)
+            track.drop(State.SEARCHING)
         self._previous_ms = None
 
     # -- the public step ----------------------------------------------------------------------
@@ -129,17 +127,14 @@ class Tracker:
             dt_s = (timestamp_ms - self._previous_ms) / 1000.0
         self._previous_ms = timestamp_ms
 
-        if bgr is None and any(t.learned is not None for t in self._tracks):
-            bgr = as_bgr8(image)  # a gray frame, for the keypoint networks
-        self._bgr = bgr
         self.alignments = {}
         results = []
-        for track in self._tracks:
+        for track, follower in zip(self._tracks, self._followers, strict=True):
             track.found_in = None
-            T_raw = self._step(track, gray)
+            T_raw = self._step(track, follower, gray)
             track.follow_from = None if T_raw is None else (track.found_in or (gray.full(), 0, 0))
             if T_raw is None:
-                results.append(ObjectPose(track.target.name, track.state))
+                results.append(ObjectPose(track.target.name, track.state.value))
                 continue
             refined, fitness = False, None
             if depth_m is not None and self.options.depth is not None:
@@ -148,7 +143,7 @@ class Tracker:
             results.append(
                 ObjectPose(
                     track.target.name,
-                    TRACKING,
+                    State.TRACKING.value,
                     T_out,
                     len(track.points_obj),
                     track.residual_px,
@@ -183,126 +178,44 @@ class Tracker:
 
     def _use_camera_for(self, width: int, height: int) -> None:
         if (width, height) == self.camera.size:
-            if self._grid is None and any(t.sheet is not None for t in self._tracks):
-                self._grid = sheets.normalized_grid(self.camera, sheets.SheetWarper.GRID_STEP)
             return
         # a resized stream: scale the camera once (raises for a different aspect ratio)
         log.info("frames are %dx%d, camera is %dx%d: scaling the camera", width, height, *self.camera.size)
         self.camera = self.camera.scaled(width, height)
-        self._grid = None
+        self._followers = self._make_followers()
         self.reset()
-        self._use_camera_for(width, height)
 
     # -- one target in one frame --------------------------------------------------------------
-    def _step(self, track: TrackState, gray: GrayFrame) -> Pose | None:
-        """Advance ``track`` by one frame; its raw pose, or None (its state says why)."""
+    def _step(self, track: TrackState, follower: Follower, frame: GrayFrame) -> Pose | None:
+        """Advance ``track`` by one frame: follow it if tracking, else (or when that fails)
+        detect it, then update its state; its raw pose, or None (its state says why)."""
         T = None
-        if track.state == TRACKING and track.follow_from is not None:
-            if track.sheet is not None:
-                # a sheet follows its own image warped to the predicted pose; plain flow only
-                # when that fails (e.g. much of the sheet is covered)
-                T_pred = track.predict()
-                track.since_anchor += 1
-                T = None if T_pred is None else self._reanchor_sheet(track, gray, T_pred)
-                if T is None:
-                    T = follow(self.options, self.camera, track, gray)
-                if T is not None and not sheets.fits_as_usual(self.options, track):
-                    log.debug(
-                        "%s: points fit to %.2f px, not %.2f: found afresh",
-                        track.target.name,
-                        track.residual_px,
-                        track.usual_residual_px,
-                    )
-                    T = None
-            elif track.learned is not None:
-                T = follow_learned(self.options, self.camera, self._bgr, track, gray)
-            else:
-                T = follow(self.options, self.camera, track, gray)
-                if T is not None:
-                    track.since_anchor += 1
-                    if track.since_anchor >= self.options.redetect_every:
-                        T = self._redetect_nearby(track, gray.full(), T) or T
+        if track.state == State.TRACKING and track.follow_from is not None:
+            T = follower.follow(track, frame)
         if T is None:
-            T = self._detect(track, gray)
-        if (
-            T is not None
-            and track.sheet is not None
-            and not sheets.certain_enough(self.options, self.camera, track, T)
-        ):
-            T = None
+            T = follower.detect(track, frame)
+        if T is not None:
+            T = follower.confirm(track, T)
         if T is None:
-            track.drop(LOST if track.state in (TRACKING, LOST) else SEARCHING)
+            track.lost()
             return None
-        track.T_before, track.T_raw = (track.T_raw if track.state == TRACKING else None), T
-        track.state = TRACKING
-        if track.sheet is not None:
-            usual = track.usual_residual_px
-            track.usual_residual_px = (
-                track.residual_px if usual is None else 0.9 * usual + 0.1 * track.residual_px
-            )
+        track.found(T)
         return T
 
-    def _reanchor_sheet(
-        self, track: TrackState, gray: GrayFrame, T: Pose, min_share: float = 0.3, fresh: bool = False
-    ) -> Pose | None:
-        """``sheet.reanchor`` with this tracker's options, camera and grid."""
-        return sheets.reanchor(self.options, self.camera, self._grid, track, gray, T, min_share, fresh)
-
-    def _accept_detection(
-        self, track: TrackState, gray: GrayFrame, observations: Observations
-    ) -> Pose | None:
-        """Solve a detection; on success the track follows its inliers (a sheet: its warp)."""
-        estimate = solve_pose(observations.points_obj, observations.pixels, self.camera, self.options.solve)
-        if estimate is None:
-            return None
-        if track.sheet is not None:
-            return sheets.accept_detection(
-                track, estimate, lambda T: self._reanchor_sheet(track, gray, T, min_share=0.6, fresh=True)
+    def _make_followers(self) -> list[Follower]:
+        """Each target's follower, by its kind, for the current camera (one per kind: they keep
+        no per-target state)."""
+        made: dict[type, Follower] = {}
+        followers = []
+        for track in self._tracks:
+            kind = (
+                LearnedFollower
+                if track.learned is not None
+                else SheetFollower
+                if track.sheet is not None
+                else MeshFollower
             )
-        inliers = estimate.inliers
-        track.points_obj = observations.points_obj[inliers]
-        track.pixels = observations.pixels[inliers].astype(np.float32)
-        track.residual_px, track.since_anchor = estimate.reproj_error_px, 0
-        track.confidence = estimate.confidence
-        return estimate.T_cam_obj
-
-    def _detect(self, track: TrackState, gray: GrayFrame) -> Pose | None:
-        if track.learned is not None:
-            return search_learned(self.options, self.camera, self._bgr, track, gray.full())
-        pixels, descriptors = gray.features(self.options.features)
-        observations = track.detector.match(pixels, descriptors)
-        if len(observations) < self.options.solve.min_inliers:
-            return None
-        return self._accept_detection(track, gray, observations)
-
-    def _redetect_nearby(self, track: TrackState, gray: np.ndarray, T: Pose) -> Pose | None:
-        """Detect a non-sheet target again inside its predicted bounding box; the new points
-        replace the followed ones when the detected pose agrees with the followed one."""
-        track.since_anchor = 0  # one attempt per redetect_every frames, found or not
-        pixels = self.camera.project(T.apply(np.asarray(track.target.mesh.vertices)))
-        pixels = pixels[np.all(np.isfinite(pixels), axis=1)]
-        if len(pixels) == 0:
-            return None
-        margin = 16
-        w, h = self.camera.size
-        x0, y0 = np.maximum(np.floor(pixels.min(axis=0)).astype(int) - margin, 0)
-        x1, y1 = np.minimum(np.ceil(pixels.max(axis=0)).astype(int) + margin, [w, h])
-        if x1 - x0 < 32 or y1 - y0 < 32:
-            return None
-        features = self.options.features
-        found, descriptors = extract_features(gray[y0:y1, x0:x1], features.kind, features.max_features)
-        observations = track.detector.match(found + np.array([x0, y0]), descriptors)
-        if len(observations) < self.options.solve.min_inliers:
-            return None
-        estimate = solve_pose(
-            observations.points_obj, observations.pixels, self.camera, self.options.solve, T
-        )
-        if estimate is None:
-            return None
-        if not poses_agree(estimate.T_cam_obj, T, 10.0, 0.1):
-            return None  # disagrees with what is being followed: keep following
-        inliers = estimate.inliers
-        track.points_obj = observations.points_obj[inliers]
-        track.pixels = observations.pixels[inliers].astype(np.float32)
-        track.residual_px, track.confidence = estimate.reproj_error_px, estimate.confidence
-        return estimate.T_cam_obj
+            if kind not in made:
+                made[kind] = kind(self.options, self.camera)
+            followers.append(made[kind])
+        return followers

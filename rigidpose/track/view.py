@@ -1,5 +1,5 @@
 """``GrayFrame``: one frame as the tracker looks at it (gray regions converted on demand, the
-whole frame's local features extracted once for every target)."""
+whole frame's local features extracted once for every target, BGR for the keypoint networks)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from ..detect.features import FeatureOptions, extract_features
+from ..io import as_bgr8
 
 __all__ = ["GrayFrame"]
 
@@ -31,6 +32,13 @@ class GrayFrame:
         if self._full is None:
             self._full = cv2.cvtColor(self._bgr, cv2.COLOR_BGR2GRAY)
         return self._full
+
+    def bgr(self) -> np.ndarray:
+        """(H, W, 3) uint8 BGR, the whole frame (for the keypoint networks): a gray frame is
+        converted once."""
+        if self._bgr is None:
+            self._bgr = as_bgr8(self.full())
+        return self._bgr
 
     def region(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """(y1 - y0, x1 - x0) uint8: the pixels of columns x0..x1-1 and rows y0..y1-1, which
