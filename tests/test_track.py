@@ -337,6 +337,25 @@ def test_colour_and_gray_frames_give_the_same_poses(sheets, background):
             assert region.size < 0.5 * CAMERA.width * CAMERA.height and (x0, y0) != (0, 0)
 
 
+def test_a_resized_stream_scales_the_camera_and_is_followed(sheets, background):
+    """Frames half the camera's size: the camera is scaled once (the followers made anew for
+    it) and the sheet is found and followed in them; a camera set anew is used from then on."""
+    image, target = sheets[0]
+    tracker = rp.Tracker([target], CAMERA)
+    errors = []
+    for i, T_true in enumerate(trajectory(8)):
+        frame = background.copy()
+        paint(frame, image, target, T_true)
+        half = cv2.resize(frame, (320, 240), interpolation=cv2.INTER_AREA)
+        (result,) = tracker.update(rp.Frame(i, i * 1000 / 30, half))
+        assert result.state == "tracking", f"frame {i}"
+        errors.append(corner_error_px(target, result.T_cam_obj, T_true))
+    assert tracker.camera.size == (320, 240) and max(errors) < 1.0  # full-size pixels
+    tracker.camera = CAMERA.scaled(320, 240)  # an equal camera set anew: followers for it
+    (result,) = tracker.update(rp.Frame(8, 8 * 1000 / 30, half))
+    assert result.state == "tracking" and tracker._followers[0].camera is tracker.camera
+
+
 def test_states_are_reported_as_the_plain_strings_of_io_states(sheets, background):
     """The tracker's states are an enum whose values are ``rp.STATES``; results carry the plain
     strings (their repr and JSON unchanged): searching, tracking, then lost."""

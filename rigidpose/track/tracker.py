@@ -90,6 +90,7 @@ class Tracker:
                     else SilhouetteRefiner(target, self.options.silhouette, caster),
                 )
             )
+        self._followers_for: tuple[Camera, TrackerOptions]
         self._followers = self._make_followers()  # one per target, as _tracks
         self._previous_ms: float | None = None
 
@@ -177,13 +178,17 @@ class Tracker:
         return alignment.T_cam_obj, True, alignment.fitness
 
     def _use_camera_for(self, width: int, height: int) -> None:
-        if (width, height) == self.camera.size:
-            return
-        # a resized stream: scale the camera once (raises for a different aspect ratio)
-        log.info("frames are %dx%d, camera is %dx%d: scaling the camera", width, height, *self.camera.size)
-        self.camera = self.camera.scaled(width, height)
-        self._followers = self._make_followers()
-        self.reset()
+        """The camera scaled to frames of this size; followers for the camera and options."""
+        if (width, height) != self.camera.size:
+            # a resized stream: scale the camera once (raises for a different aspect ratio)
+            log.info(
+                "frames are %dx%d, camera is %dx%d: scaling the camera", width, height, *self.camera.size
+            )
+            self.camera = self.camera.scaled(width, height)
+            self.reset()
+        made_for = self._followers_for
+        if made_for[0] is not self.camera or made_for[1] is not self.options:
+            self._followers = self._make_followers()  # camera or options set anew (public attributes)
 
     # -- one target in one frame --------------------------------------------------------------
     def _step(self, track: TrackState, follower: Follower, frame: GrayFrame) -> Pose | None:
@@ -203,8 +208,9 @@ class Tracker:
         return T
 
     def _make_followers(self) -> list[Follower]:
-        """Each target's follower, by its kind, for the current camera (one per kind: they keep
-        no per-target state)."""
+        """Each target's follower, by its kind, for the current camera and options (one per
+        kind: they keep no per-target state)."""
+        self._followers_for = (self.camera, self.options)
         made: dict[type, Follower] = {}
         followers = []
         for track in self._tracks:
