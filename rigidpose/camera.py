@@ -182,8 +182,6 @@ class Camera:
             pixels[front] = self._project_in_front(points_cam[front])
         return pixels
 
-    _project_unchecked = project_unchecked  # the old private name, until rigidpose.track uses it
-
     def _project_in_front(self, points_cam: np.ndarray) -> np.ndarray:
         if self._distorted:
             projected, _ = cv2.projectPoints(points_cam, _NO_MOTION, _NO_MOTION, self.K, self.dist_coeffs)

@@ -71,9 +71,6 @@ def rotation_log(rotation: np.ndarray) -> np.ndarray:
     return axis * angle
 
 
-_rotation_log = rotation_log  # the old private name, until rigidpose.track uses ``rotation_log``
-
-
 def _nearest_rotation(matrix: np.ndarray) -> np.ndarray:
     u, _, vt = np.linalg.svd(matrix)
     d = np.sign(np.linalg.det(u @ vt))
@@ -115,8 +112,6 @@ class Pose:
         object.__setattr__(pose, "rotation", rotation)
         object.__setattr__(pose, "translation", translation)
         return pose
-
-    _of = unchecked  # the old private name, until rigidpose.track uses ``unchecked``
 
     # -- factories --------------------------------------------------------------------------
     @classmethod

@@ -514,7 +514,7 @@ def test_train_command_attaches_the_model_to_a_target_folder(tmp_path, capsys, d
     ]
     assert main(bad_share) == 1 and not (tmp_path / "y.onnx").exists()
     err = capsys.readouterr().err
-    assert "hand_share in [0, 1]" in err and len(err.strip().splitlines()) == 1
+    assert "hand_share: expected a number in [0, 1], got 2.0" in err and len(err.strip().splitlines()) == 1
 
 
 def test_the_learned_bench_pools_frames_over_sequences_per_tracker():

@@ -290,13 +290,16 @@ def test_bad_input_is_one_clear_error(sheets):
         rp.Tracker([bare], CAMERA)
     with pytest.raises(rp.InvalidInputError, match="min_points"):
         rp.TrackerOptions(min_points=3)
-    with pytest.raises(rp.InvalidInputError, match="min_residual_px <= max_residual_px"):
+    with pytest.raises(
+        rp.InvalidInputError,
+        match=r"min_residual_px: expected a number > 0 and <= max_residual_px \(3\), got 4.0",
+    ):
         rp.TrackerOptions(min_residual_px=4.0)
-    with pytest.raises(rp.InvalidInputError, match="max_uncertainty_px > 0"):
+    with pytest.raises(rp.InvalidInputError, match="max_uncertainty_px: expected a number > 0, got 0.0"):
         rp.TrackerOptions(max_uncertainty_px=0.0)
-    with pytest.raises(rp.InvalidInputError, match="max_warps >= 1"):
+    with pytest.raises(rp.InvalidInputError, match="max_warps: expected an integer >= 1, got 0"):
         rp.TrackerOptions(max_warps=0)
-    with pytest.raises(rp.InvalidInputError, match="warp_flow_levels >= 0"):
+    with pytest.raises(rp.InvalidInputError, match="warp_flow_levels: expected an integer >= 0, got -1"):
         rp.TrackerOptions(warp_flow_levels=-1)
 
 

@@ -7,7 +7,7 @@ import math
 import cv2
 import numpy as np
 
-from ..geometry import Pose, _rotation_log
+from ..geometry import Pose, rotation_log
 
 __all__ = ["PoseSmoother"]
 
@@ -53,7 +53,7 @@ class PoseSmoother:
         # vector so that noise averages out instead of adding up; raw matrices, one Pose at the end
         R_raw, t_raw = T_raw.rotation, T_raw.translation
         R_smooth, t_smooth = self._smoothed.rotation, self._smoothed.translation
-        step_rvec = _rotation_log(R_raw @ self._last_raw.rotation.T)
+        step_rvec = rotation_log(R_raw @ self._last_raw.rotation.T)
         distance = max(math.sqrt(float(t_raw @ t_raw)), 1e-3)
         velocity = np.concatenate([step_rvec, (t_raw - self._last_raw.translation) / distance]) / dt_s
         # the first velocity is taken as it is: starting from rest would smooth hard, and lag,
@@ -65,8 +65,8 @@ class PoseSmoother:
         rate, shift = self._velocity[:3], self._velocity[3:]
         speed_px_s = self.focal_px * (math.sqrt(float(rate @ rate)) + math.sqrt(float(shift @ shift)))
         alpha = self._alpha(self.min_cutoff_hz + self.beta * float(speed_px_s), dt_s)
-        towards = _rotation_log(R_raw @ R_smooth.T)
+        towards = rotation_log(R_raw @ R_smooth.T)
         rotation = cv2.Rodrigues(alpha * towards)[0] @ R_smooth
-        self._smoothed = Pose._of(rotation, t_smooth + alpha * (t_raw - t_smooth))
+        self._smoothed = Pose.unchecked(rotation, t_smooth + alpha * (t_raw - t_smooth))
         self._last_raw = T_raw
         return self._smoothed
