@@ -47,6 +47,7 @@ def _add_from_image_parser(target_commands: argparse._SubParsersAction) -> None:
 def _cmd_target_from_image(args: argparse.Namespace) -> int:
     """Make a planar target (paper sheet, poster, book cover) from a scan or photo and its printed width."""
     from rigidpose.targets import planar_target, sheet_trackability
+    from rigidpose.targets.trackability import POOR_SCORE
 
     _check_target_out(args, args.image)
     image = rp.io.read_image(args.image)
@@ -64,7 +65,9 @@ def _cmd_target_from_image(args: argparse.Namespace) -> int:
         f"wrote {args.out}: target {name!r}, {args.width_m:.3f} x {height_m:.3f} m, "
         f"{len(target.appearance)} {args.features} features from a {image.shape[1]}x{image.shape[0]} image{used}"
     )
-    print(sheet_trackability(target))
+    report = sheet_trackability(target)
+    if report.score >= POOR_SCORE:  # a poor score was logged as a warning already
+        print(report)
     return 0
 
 
