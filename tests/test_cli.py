@@ -55,7 +55,7 @@ def test_info_on_each_kind_of_input(tmp_path, capsys):
                 "--covered-peak",
                 "0",
             ],
-            "expected covered_peak in (0, 1]",
+            "covered_peak: expected a number in (0, 1], got 0.0",
         ),
         (
             ["target", "from-mesh", str(REPO / "meshes" / "drill.ply"), "--out", "t", "--model", "nope.onnx"],
